@@ -1,0 +1,129 @@
+//! `tidings-server`: the Tidings content server.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tidings::config::server::{EXAMPLE_CONFIG, Overrides};
+use tidings::config::{RawServerConfig, ServerConfig};
+
+/// Pushes news, weather and alerts to Tidings desktops and browsers over Server-Sent Events.
+#[derive(Debug, Parser)]
+#[command(name = "tidings-server", version, about)]
+struct Args {
+    /// TOML config file (see `tidings-server config example`).
+    #[arg(long, env = "TIDINGS_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 or [::]:8080 (port 0 picks a free one).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// Directory for the event log.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print an example config documenting every setting.
+    Example,
+    /// Validate the configuration and print a summary.
+    Check,
+}
+
+fn load_config(args: &Args) -> anyhow::Result<ServerConfig> {
+    let raw = match &args.config {
+        Some(path) => ServerConfig::read_file(path)?,
+        None => RawServerConfig::default(),
+    };
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+    };
+    Ok(ServerConfig::build(
+        raw,
+        &|name| std::env::var(name).ok(),
+        &overrides,
+    )?)
+}
+
+async fn run_server(config: ServerConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server using it? choose one with --listen)",
+                config.listen
+            )
+        })?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(%address, channels = config.channels.len(), tokens = config.tokens.len(), "tidings-server ready");
+    // One line on stdout for scripts and tests waiting for readiness.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{address}");
+    let _ = stdout.flush();
+    tidings::server::serve(config, listener, tidings::cli::shutdown_signal()).await
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    match &args.command {
+        Some(Command::Config {
+            action: ConfigAction::Example,
+        }) => {
+            print!("{EXAMPLE_CONFIG}");
+            Ok(())
+        }
+        Some(Command::Config {
+            action: ConfigAction::Check,
+        }) => {
+            let config = load_config(&args)?;
+            println!("configuration is valid");
+            println!("listen:   {}", config.listen);
+            println!("data dir: {}", config.data_dir.display());
+            let ids: Vec<&str> = config.channels.iter().map(|c| c.id().as_str()).collect();
+            println!("channels: {}", ids.join(", "));
+            let names: Vec<&str> = config.tokens.iter().map(|t| t.name.as_str()).collect();
+            println!(
+                "tokens:   {}",
+                if names.is_empty() {
+                    "none (publishing disabled)".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            );
+            Ok(())
+        }
+        None => {
+            let config = load_config(&args)?;
+            tidings::cli::init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("tidings-server")
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(run_server(config))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tidings-server: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

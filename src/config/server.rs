@@ -1,0 +1,783 @@
+//! `tidings-server` configuration: the TOML file format ([`RawServerConfig`]) and the validated
+//! [`ServerConfig`] the server runs with.
+//!
+//! Layers: built-in defaults < TOML file < environment (`TIDINGS_*`) < command-line flags. Every
+//! setting is documented in `assets/server.example.toml`, which a test parses. Secrets (publish
+//! tokens) never appear in `Debug` output or logs.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::protocol::{ChannelId, ChannelInfo, ChannelKind, Health};
+
+/// The documented example configuration, printed by `tidings-server config example`.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../assets/server.example.toml");
+
+/// The default channel line-up, used when the config file lists no channels.
+pub const DEFAULT_CHANNELS: &str = include_str!("../../assets/channels.toml");
+
+/// Environment variable naming a publish token allowed on every channel.
+pub const ENV_PUBLISH_TOKEN: &str = "TIDINGS_PUBLISH_TOKEN";
+
+/// A configuration that cannot be used, with the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped settings.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// A setting has a value out of range or inconsistent with others.
+    #[error("invalid setting `{setting}`: {message}")]
+    Invalid {
+        /// Dotted path of the setting, e.g. `stream.heartbeat_secs`.
+        setting: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(setting: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+/// The TOML file as written by an admin; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080` or `[::]:8080`.
+    pub listen: Option<String>,
+    /// Directory for the event log and server state.
+    pub data_dir: Option<PathBuf>,
+    /// Stream settings.
+    #[serde(default)]
+    pub stream: RawStream,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// Default retention for every channel.
+    #[serde(default)]
+    pub retention: RawRetention,
+    /// Channels; when absent, the default line-up.
+    pub channels: Option<Vec<RawChannel>>,
+    /// Publish tokens.
+    #[serde(default)]
+    pub tokens: Vec<RawToken>,
+}
+
+/// `[stream]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    /// Seconds of quiet before a heartbeat comment.
+    pub heartbeat_secs: Option<u64>,
+    /// Reconnection delay hinted to clients with `retry:`, in milliseconds.
+    pub retry_millis: Option<u64>,
+    /// Events a subscriber may lag behind before it is disconnected.
+    pub subscriber_queue: Option<usize>,
+    /// Latest items per channel sent to a new subscriber.
+    pub snapshot_items: Option<usize>,
+    /// Streams open at once; further ones get 503.
+    pub max_subscribers: Option<usize>,
+}
+
+/// `[limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest publish request body, in bytes.
+    pub max_publish_bytes: Option<usize>,
+}
+
+/// `[retention]`, also usable per channel.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Events kept per channel.
+    pub max_events: Option<u64>,
+    /// Days an event is kept.
+    pub max_age_days: Option<u64>,
+}
+
+/// `[[channels]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// Channel id.
+    pub id: String,
+    /// Display title.
+    pub title: String,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// Accent colour `#rrggbb`.
+    pub colour: Option<String>,
+    /// `news`, `weather` or `alerts`.
+    #[serde(default)]
+    pub kind: ChannelKind,
+    /// Retention overrides.
+    #[serde(default)]
+    pub retention: RawRetention,
+}
+
+/// `[[tokens]]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    /// Name shown in logs instead of the secret.
+    pub name: String,
+    /// The secret itself.
+    pub token: Option<String>,
+    /// Or: the environment variable holding it.
+    pub token_env: Option<String>,
+    /// Channel ids it may publish to; `"*"` for all.
+    pub channels: Vec<String>,
+}
+
+impl fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawToken")
+            .field("name", &self.name)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_env", &self.token_env)
+            .field("channels", &self.channels)
+            .finish()
+    }
+}
+
+/// Overrides from the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+}
+
+/// How a subscriber's stream behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// Quiet time before a heartbeat comment.
+    pub heartbeat: Duration,
+    /// `retry:` hint.
+    pub retry_millis: u64,
+    /// Bounded queue length per subscriber.
+    pub subscriber_queue: usize,
+    /// Snapshot size per channel.
+    pub snapshot_items: usize,
+    /// Most streams open at once.
+    pub max_subscribers: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(15),
+            retry_millis: 3_000,
+            subscriber_queue: 1_024,
+            snapshot_items: 20,
+            max_subscribers: 50_000,
+        }
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Largest publish body.
+    pub max_publish_bytes: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_publish_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// How much history a channel keeps for replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Newest events kept.
+    pub max_events: u64,
+    /// Oldest event age kept.
+    pub max_age: Duration,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            max_events: 1_000,
+            max_age: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// A validated channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelConfig {
+    /// Metadata as published in the catalog.
+    pub info: ChannelInfo,
+    /// Its retention.
+    pub retention: RetentionPolicy,
+}
+
+impl ChannelConfig {
+    /// The channel's id.
+    #[must_use]
+    pub fn id(&self) -> &ChannelId {
+        &self.info.id
+    }
+}
+
+/// Which channels a token may publish to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Every channel.
+    All,
+    /// Only these.
+    Channels(HashSet<ChannelId>),
+}
+
+/// A validated publish token. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct TokenConfig {
+    /// Name for logs.
+    pub name: String,
+    /// The secret.
+    pub secret: String,
+    /// Where it may publish.
+    pub scope: TokenScope,
+}
+
+impl fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("name", &self.name)
+            .field("secret", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl TokenConfig {
+    /// Whether this token may publish to `channel`.
+    #[must_use]
+    pub fn allows(&self, channel: &ChannelId) -> bool {
+        match &self.scope {
+            TokenScope::All => true,
+            TokenScope::Channels(set) => set.contains(channel),
+        }
+    }
+}
+
+/// The validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Where the event log lives.
+    pub data_dir: PathBuf,
+    /// Stream behaviour.
+    pub stream: StreamSettings,
+    /// Request limits.
+    pub limits: LimitSettings,
+    /// Channels in catalog order.
+    pub channels: Vec<ChannelConfig>,
+    /// Publish tokens.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// The default listen address of a standalone server.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl ServerConfig {
+    /// Reads and parses a TOML config file (no validation yet).
+    pub fn read_file(path: &Path) -> Result<RawServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses TOML text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<RawServerConfig, ConfigError> {
+        toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: error.to_string().trim_end().replace('\n', " "),
+        })
+    }
+
+    /// Validates the layers into a config: `raw` (the file, or default), environment via `env`,
+    /// then `overrides`.
+    pub fn build(
+        raw: RawServerConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let listen_text = overrides
+            .listen
+            .clone()
+            .or_else(|| env("TIDINGS_LISTEN"))
+            .or(raw.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{listen_text:?} is not an address like 127.0.0.1:8080 or [::]:8080"),
+            )
+        })?;
+        let data_dir = match overrides
+            .data_dir
+            .clone()
+            .or_else(|| env("TIDINGS_DATA_DIR").map(PathBuf::from))
+            .or(raw.data_dir)
+        {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        };
+
+        let stream = build_stream(&raw.stream)?;
+        let limits = LimitSettings {
+            max_publish_bytes: in_range(
+                "limits.max_publish_bytes",
+                raw.limits.max_publish_bytes,
+                LimitSettings::default().max_publish_bytes,
+                1_024,
+                16 * 1024 * 1024,
+            )?,
+        };
+        let default_retention =
+            build_retention("retention", &raw.retention, RetentionPolicy::default())?;
+
+        let raw_channels = match raw.channels {
+            Some(channels) => channels,
+            None => default_channels()?,
+        };
+        let channels = build_channels(raw_channels, default_retention)?;
+        let mut tokens = build_tokens(raw.tokens, &channels, env)?;
+        if let Some(secret) = env(ENV_PUBLISH_TOKEN).filter(|s| !s.is_empty()) {
+            check_secret(ENV_PUBLISH_TOKEN, &secret)?;
+            tokens.push(TokenConfig {
+                name: ENV_PUBLISH_TOKEN.to_owned(),
+                secret,
+                scope: TokenScope::All,
+            });
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            stream,
+            limits,
+            channels,
+            tokens,
+        })
+    }
+
+    /// A config for tests and embedding: default settings, the given data dir, no tokens, the
+    /// default channel line-up.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Result<Self, ConfigError> {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".to_owned()),
+            data_dir: Some(data_dir.into()),
+        };
+        Self::build(RawServerConfig::default(), &|_| None, &overrides)
+    }
+
+    /// Looks a channel up by id.
+    #[must_use]
+    pub fn channel(&self, id: &ChannelId) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.id() == id)
+    }
+}
+
+fn default_data_dir() -> Result<PathBuf, ConfigError> {
+    directories::ProjectDirs::from("org", "Tidings", "tidings")
+        .map(|dirs| dirs.data_dir().join("server"))
+        .ok_or_else(|| {
+            invalid(
+                "data_dir",
+                "no home directory to derive a default from; set --data-dir",
+            )
+        })
+}
+
+fn default_channels() -> Result<Vec<RawChannel>, ConfigError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Lineup {
+        channels: Vec<RawChannel>,
+    }
+    let lineup: Lineup = toml::from_str(DEFAULT_CHANNELS).map_err(|error| ConfigError::Parse {
+        path: PathBuf::from("assets/channels.toml (built in)"),
+        message: error.to_string(),
+    })?;
+    Ok(lineup.channels)
+}
+
+fn in_range<T>(
+    setting: &str,
+    value: Option<T>,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: PartialOrd + fmt::Display + Copy,
+{
+    let value = value.unwrap_or(default);
+    if value < min || value > max {
+        return Err(invalid(
+            setting,
+            format!("{value} is outside {min}..={max}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn build_stream(raw: &RawStream) -> Result<StreamSettings, ConfigError> {
+    let defaults = StreamSettings::default();
+    Ok(StreamSettings {
+        heartbeat: Duration::from_secs(in_range(
+            "stream.heartbeat_secs",
+            raw.heartbeat_secs,
+            defaults.heartbeat.as_secs(),
+            1,
+            3_600,
+        )?),
+        retry_millis: in_range(
+            "stream.retry_millis",
+            raw.retry_millis,
+            defaults.retry_millis,
+            100,
+            600_000,
+        )?,
+        subscriber_queue: in_range(
+            "stream.subscriber_queue",
+            raw.subscriber_queue,
+            defaults.subscriber_queue,
+            8,
+            1 << 20,
+        )?,
+        snapshot_items: in_range(
+            "stream.snapshot_items",
+            raw.snapshot_items,
+            defaults.snapshot_items,
+            0,
+            1_000,
+        )?,
+        max_subscribers: in_range(
+            "stream.max_subscribers",
+            raw.max_subscribers,
+            defaults.max_subscribers,
+            1,
+            10_000_000,
+        )?,
+    })
+}
+
+fn build_retention(
+    prefix: &str,
+    raw: &RawRetention,
+    base: RetentionPolicy,
+) -> Result<RetentionPolicy, ConfigError> {
+    let max_events = in_range(
+        &format!("{prefix}.max_events"),
+        raw.max_events,
+        base.max_events,
+        1,
+        u64::from(u32::MAX),
+    )?;
+    let days = in_range(
+        &format!("{prefix}.max_age_days"),
+        raw.max_age_days,
+        base.max_age.as_secs() / 86_400,
+        1,
+        36_500,
+    )?;
+    Ok(RetentionPolicy {
+        max_events,
+        max_age: Duration::from_secs(days * 86_400),
+    })
+}
+
+fn valid_colour(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text.bytes().skip(1).all(|b| b.is_ascii_hexdigit())
+}
+
+fn build_channels(
+    raw: Vec<RawChannel>,
+    retention: RetentionPolicy,
+) -> Result<Vec<ChannelConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(invalid("channels", "at least one channel is needed"));
+    }
+    let mut seen = HashSet::new();
+    let mut channels = Vec::with_capacity(raw.len());
+    for (index, channel) in raw.into_iter().enumerate() {
+        let at = format!("channels[{index}]");
+        let id =
+            ChannelId::new(channel.id).map_err(|e| invalid(format!("{at}.id"), e.to_string()))?;
+        if !seen.insert(id.clone()) {
+            return Err(invalid(
+                format!("{at}.id"),
+                format!("channel {id} is listed twice"),
+            ));
+        }
+        let title = channel.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 80 {
+            return Err(invalid(format!("{at}.title"), "must be 1-80 characters"));
+        }
+        let colour = channel.colour.unwrap_or_else(|| "#5b8def".to_owned());
+        if !valid_colour(&colour) {
+            return Err(invalid(
+                format!("{at}.colour"),
+                format!("{colour:?} is not a #rrggbb colour"),
+            ));
+        }
+        let retention = build_retention(&format!("{at}.retention"), &channel.retention, retention)?;
+        channels.push(ChannelConfig {
+            info: ChannelInfo {
+                id,
+                title,
+                description: channel.description.trim().to_owned(),
+                colour: colour.to_ascii_lowercase(),
+                kind: channel.kind,
+                health: Health::default(),
+                updated: None,
+            },
+            retention,
+        });
+    }
+    Ok(channels)
+}
+
+fn check_secret(setting: &str, secret: &str) -> Result<(), ConfigError> {
+    if secret.len() < 12 || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            setting,
+            "a token needs at least 12 characters and no spaces",
+        ));
+    }
+    Ok(())
+}
+
+fn build_tokens(
+    raw: Vec<RawToken>,
+    channels: &[ChannelConfig],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<TokenConfig>, ConfigError> {
+    let mut names = HashSet::new();
+    let mut tokens = Vec::with_capacity(raw.len());
+    for (index, token) in raw.into_iter().enumerate() {
+        let at = format!("tokens[{index}]");
+        if token.name.trim().is_empty() || !names.insert(token.name.clone()) {
+            return Err(invalid(
+                format!("{at}.name"),
+                "each token needs a unique name",
+            ));
+        }
+        let secret = match (token.token, token.token_env) {
+            (Some(secret), None) => secret,
+            (None, Some(var)) => env(&var).ok_or_else(|| {
+                invalid(
+                    format!("{at}.token_env"),
+                    format!("environment variable {var} is not set"),
+                )
+            })?,
+            _ => {
+                return Err(invalid(at, "give exactly one of `token` or `token_env`"));
+            }
+        };
+        check_secret(&format!("{at}.token"), &secret)?;
+        let scope = if token.channels.iter().any(|c| c == "*") {
+            TokenScope::All
+        } else {
+            let mut set = HashSet::new();
+            for name in &token.channels {
+                let id = ChannelId::new(name.as_str())
+                    .ok()
+                    .filter(|id| channels.iter().any(|c| c.id() == id))
+                    .ok_or_else(|| {
+                        invalid(format!("{at}.channels"), format!("no channel {name:?}"))
+                    })?;
+                set.insert(id);
+            }
+            if set.is_empty() {
+                return Err(invalid(
+                    format!("{at}.channels"),
+                    "list channel ids, or \"*\" for all",
+                ));
+            }
+            TokenScope::Channels(set)
+        };
+        tokens.push(TokenConfig {
+            name: token.name,
+            secret,
+            scope,
+        });
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn build(text: &str) -> Result<ServerConfig, ConfigError> {
+        let raw = ServerConfig::parse(text, Path::new("test.toml"))?;
+        ServerConfig::build(
+            raw,
+            &no_env,
+            &Overrides {
+                data_dir: Some("/tmp/x".into()),
+                ..Overrides::default()
+            },
+        )
+    }
+
+    #[test]
+    fn example_config_parses_and_documents_every_section() {
+        let raw = ServerConfig::parse(EXAMPLE_CONFIG, Path::new("server.example.toml")).unwrap();
+        let env = |name: &str| {
+            (name == "TIDINGS_MONITORING_TOKEN").then(|| "monitoring-secret-1".to_owned())
+        };
+        let overrides = Overrides {
+            data_dir: Some("/tmp/x".into()),
+            ..Overrides::default()
+        };
+        let config = ServerConfig::build(raw, &env, &overrides).unwrap();
+        assert_eq!(config.tokens.len(), 2);
+        assert!(!config.channels.is_empty());
+        for section in [
+            "[stream]",
+            "[limits]",
+            "[retention]",
+            "[[channels]]",
+            "[[tokens]]",
+        ] {
+            assert!(EXAMPLE_CONFIG.contains(section), "{section} undocumented");
+        }
+    }
+
+    #[test]
+    fn default_lineup_is_valid() {
+        let config = build("").unwrap();
+        assert!(config.channels.len() >= 6);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert!(config.tokens.is_empty());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let raw = ServerConfig::parse("listen = \"127.0.0.1:1\"", Path::new("x")).unwrap();
+        let env = |name: &str| (name == "TIDINGS_LISTEN").then(|| "127.0.0.1:2".to_owned());
+        let config = ServerConfig::build(
+            raw,
+            &env,
+            &Overrides {
+                data_dir: Some("/d".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 2);
+        let raw = ServerConfig::parse("listen = \"127.0.0.1:1\"", Path::new("x")).unwrap();
+        let config = ServerConfig::build(
+            raw,
+            &env,
+            &Overrides {
+                listen: Some("127.0.0.1:3".into()),
+                data_dir: Some("/d".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 3);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let cases = [
+            ("listen = \"nope\"", "listen"),
+            ("[stream]\nheartbeat_secs = 0", "stream.heartbeat_secs"),
+            ("[[channels]]\nid = \"A\"\ntitle = \"x\"", "channels[0].id"),
+            (
+                "[[channels]]\nid = \"a\"\ntitle = \"x\"\ncolour = \"red\"",
+                "channels[0].colour",
+            ),
+            (
+                "[[tokens]]\nname = \"t\"\ntoken = \"short\"\nchannels = [\"*\"]",
+                "tokens[0].token",
+            ),
+            (
+                "[[tokens]]\nname = \"t\"\ntoken = \"long-enough-token\"\nchannels = [\"nosuch\"]",
+                "tokens[0].channels",
+            ),
+        ];
+        for (text, setting) in cases {
+            let error = build(text).unwrap_err().to_string();
+            assert!(error.contains(setting), "{text:?} gave {error}");
+        }
+        let error = build("bogus = 1").unwrap_err().to_string();
+        assert!(error.contains("bogus"), "{error}");
+    }
+
+    #[test]
+    fn tokens_from_env_and_debug_redacts() {
+        let raw = ServerConfig::parse(
+            "[[tokens]]\nname = \"ci\"\ntoken_env = \"CI_TOKEN\"\nchannels = [\"world\"]",
+            Path::new("x"),
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "CI_TOKEN" => Some("secret-from-env-1".to_owned()),
+            ENV_PUBLISH_TOKEN => Some("global-secret-2".to_owned()),
+            _ => None,
+        };
+        let config = ServerConfig::build(
+            raw,
+            &env,
+            &Overrides {
+                data_dir: Some("/d".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.tokens.len(), 2);
+        let world = ChannelId::new("world").unwrap();
+        let tech = ChannelId::new("tech").unwrap();
+        assert!(config.tokens[0].allows(&world) && !config.tokens[0].allows(&tech));
+        assert!(config.tokens[1].allows(&tech));
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("secret-from-env") && !debug.contains("global-secret"),
+            "{debug}"
+        );
+    }
+}

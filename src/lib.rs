@@ -1,0 +1,19 @@
+//! Tidings: news, weather and alerts pushed to your desktop, PointCast reborn.
+//!
+//! One library, two thin binaries: `tidings` (the desktop app and client CLI) and
+//! `tidings-server` (the content server). The rooms, and what each owns:
+//!
+//! - [`protocol`]: wire protocol v1, the types both sides share (events, ids, API bodies, SSE
+//!   framing). No I/O.
+//! - [`config`]: configuration layers (defaults < file < environment < flags), validated once.
+//! - `server` (feature `server`): the content server: event log (SQLite), hub (fan-out), HTTP
+//!   API, SSE streams, web ticker page.
+//! - [`cli`]: logging set-up and process plumbing shared by the binaries.
+//!
+//! `docs/protocol.md` documents the wire protocol; `docs/architecture.md` the design choices.
+
+pub mod cli;
+pub mod config;
+pub mod protocol;
+#[cfg(feature = "server")]
+pub mod server;

@@ -1,0 +1,286 @@
+//! The ordered, durable event log: every event the server pushes is appended here first, and
+//! subscribers are fed only from it (through the hub), so replay by `Last-Event-ID` is always
+//! possible and one node or several behave the same.
+//!
+//! [`EventLog`] is the storage contract; [`sqlite::SqliteLog`] is the embedded backend. Besides
+//! the append-only history the log keeps the *current state* (live items and alerts per
+//! channel, latest weather per cell, channel metadata) so that snapshots and the read API do not
+//! have to fold the history.
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::config::RetentionPolicy;
+use crate::protocol::{ChannelId, ChannelInfo, EventId, ItemKey, RetractKind};
+
+/// A boxed future, so [`EventLog`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why the log failed. Storage faults are server errors; clients see a 500 or a closed stream.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The database reported an error.
+    #[error("event log database error: {0}")]
+    Database(String),
+    /// The data directory holds a schema this version does not understand.
+    #[error(
+        "the event log at {path} has schema version {found}, newer than this server's {supported}; upgrade tidings-server"
+    )]
+    NewerSchema {
+        /// Database file.
+        path: String,
+        /// Version on disk.
+        found: i64,
+        /// Version this build writes.
+        supported: i64,
+    },
+    /// A stored event could not be read back.
+    #[error("event log entry {0} is corrupt: {1}")]
+    Corrupt(EventId, String),
+    /// The log has been closed (server shutting down).
+    #[error("event log is closed")]
+    Closed,
+}
+
+/// The kind of a logged event, which is also its SSE `event:` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// `item`
+    Item,
+    /// `alert`
+    Alert,
+    /// `weather`
+    Weather,
+    /// `retract`
+    Retract,
+    /// `channel`
+    Channel,
+}
+
+impl EventKind {
+    /// The SSE event name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Item => "item",
+            Self::Alert => "alert",
+            Self::Weather => "weather",
+            Self::Retract => "retract",
+            Self::Channel => "channel",
+        }
+    }
+
+    /// Parses a stored kind.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "item" => Self::Item,
+            "alert" => Self::Alert,
+            "weather" => Self::Weather,
+            "retract" => Self::Retract,
+            "channel" => Self::Channel,
+            _ => return None,
+        })
+    }
+}
+
+/// What an appended event does to the current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    /// Upsert the item/alert/weather entry `key` of this kind; it ends at `expires_millis`.
+    Upsert {
+        /// The entry's key (item key, alert key, or weather cell).
+        key: ItemKey,
+        /// When it expires, if ever.
+        expires_millis: Option<u64>,
+    },
+    /// Remove entry `key`.
+    Remove {
+        /// The entry's key.
+        key: ItemKey,
+        /// Whether an item or an alert.
+        kind: RetractKind,
+    },
+    /// Replace the channel's metadata.
+    ChannelInfo,
+}
+
+/// An event to append: its channel, kind, JSON payload and effect on the state.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The event type.
+    pub kind: EventKind,
+    /// The JSON `data:` payload, one line.
+    pub data: String,
+    /// Effect on the current state.
+    pub change: StateChange,
+}
+
+/// An event as stored in the log. `data` is shared, so fan-out and replay never copy it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    /// Its position in the log.
+    pub id: EventId,
+    /// The channel.
+    pub channel: ChannelId,
+    /// The event type.
+    pub kind: EventKind,
+    /// The entry key (item/alert key, weather cell), if any.
+    pub key: Option<ItemKey>,
+    /// The JSON payload.
+    pub data: Arc<str>,
+}
+
+/// The result of one append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    /// The stored event.
+    pub event: LoggedEvent,
+    /// Whether an existing entry with the same key was replaced (or removed).
+    pub replaced: bool,
+}
+
+/// Which events a subscriber wants.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selection {
+    /// Channels.
+    pub channels: Vec<ChannelId>,
+    /// Weather cells (weather events of other cells are left out).
+    pub cells: Vec<ItemKey>,
+}
+
+impl Selection {
+    /// Whether an event belongs to this selection.
+    #[must_use]
+    pub fn wants(&self, channel: &ChannelId, kind: EventKind, key: Option<&ItemKey>) -> bool {
+        if !self.channels.contains(channel) {
+            return false;
+        }
+        match (kind, key) {
+            (EventKind::Weather, Some(cell)) => self.cells.contains(cell),
+            (EventKind::Weather, None) => false,
+            _ => true,
+        }
+    }
+}
+
+/// Where a replay starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplayStart {
+    /// History after the requested id is complete: these are the selected events of the next
+    /// page (at most the page size).
+    Events {
+        /// The selected events, in id order.
+        events: Vec<LoggedEvent>,
+        /// When the page was full: ask again after this id for the rest.
+        next_after: Option<EventId>,
+    },
+    /// History after the requested id is no longer (or was never) in the log.
+    Gap {
+        /// The oldest id a replay could start after, if any history is kept.
+        oldest: Option<EventId>,
+        /// Why, for the `gap` event.
+        reason: String,
+    },
+}
+
+/// The current state of some channels, consistent with the log up to `head`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// Channel metadata, live entries and weather, ordered by event id.
+    pub events: Vec<LoggedEvent>,
+    /// The last event id in the whole log when the snapshot was taken.
+    pub head: EventId,
+}
+
+/// A live entry that has passed its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The key.
+    pub key: ItemKey,
+    /// Item or alert (weather entries do not expire this way).
+    pub kind: RetractKind,
+}
+
+/// What a retention pass removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PruneStats {
+    /// Events deleted.
+    pub deleted: u64,
+}
+
+/// The event log contract, implemented by every storage backend and checked by one contract
+/// test suite (`tests/log_contract.rs`).
+///
+/// Appends are totally ordered: ids strictly increase, also across restarts and crashes. Each
+/// committed event is handed, in id order, to the commit sink given at construction, which
+/// feeds the hub.
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends events atomically, in order, and returns them with their ids.
+    fn append(&self, events: Vec<NewEvent>) -> BoxFuture<'_, Result<Vec<Appended>, LogError>>;
+
+    /// The first `limit` events after `after` in `selection`, or a gap if history after `after`
+    /// is not complete (pruned, or `after` is ahead of the log).
+    fn replay(
+        &self,
+        after: EventId,
+        selection: &Selection,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<ReplayStart, LogError>>;
+
+    /// Current state for `selection`: channel metadata, the newest `items_per_channel` items
+    /// per channel, every live alert, the weather of the selected cells.
+    fn snapshot(
+        &self,
+        selection: &Selection,
+        items_per_channel: usize,
+    ) -> BoxFuture<'_, Result<Snapshot, LogError>>;
+
+    /// Live items or alerts of one channel, newest first.
+    fn entries(
+        &self,
+        channel: &ChannelId,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<LoggedEvent>, LogError>>;
+
+    /// The live entry `key` of `kind` (item, alert or weather) in `channel`, if any.
+    fn entry(
+        &self,
+        channel: &ChannelId,
+        kind: EventKind,
+        key: &ItemKey,
+    ) -> BoxFuture<'_, Result<Option<LoggedEvent>, LogError>>;
+
+    /// The stored metadata of every channel that has any.
+    fn channel_infos(&self) -> BoxFuture<'_, Result<Vec<(ChannelInfo, EventId)>, LogError>>;
+
+    /// Entries whose expiry is at or before `now_millis`.
+    fn expired(&self, now_millis: u64) -> BoxFuture<'_, Result<Vec<Expired>, LogError>>;
+
+    /// Applies retention to one channel's history.
+    fn prune(
+        &self,
+        channel: &ChannelId,
+        policy: RetentionPolicy,
+        now_millis: u64,
+    ) -> BoxFuture<'_, Result<PruneStats, LogError>>;
+
+    /// The id of the newest event, or [`EventId::ZERO`] for an empty log.
+    fn head(&self) -> BoxFuture<'_, Result<EventId, LogError>>;
+}
+
+/// Receives committed events in id order; feeds the hub.
+pub type CommitSink = tokio::sync::mpsc::UnboundedSender<LoggedEvent>;
+
+/// Milliseconds since the Unix epoch, now.
+#[must_use]
+pub fn now_millis() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}

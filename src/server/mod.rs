@@ -1,0 +1,219 @@
+//! The content server: event log, hub, HTTP API and SSE streams.
+//!
+//! [`serve`] runs a whole server on a listener you bind (so tests use `127.0.0.1:0` and learn
+//! the port before anything starts) until the shutdown future resolves. Everything pushed goes
+//! log → hub → streams; nothing here depends on the client or GUI code.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod hub;
+mod listener;
+pub mod log;
+pub mod metrics;
+pub mod stream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use self::hub::Hub;
+use self::log::sqlite::SqliteLog;
+use self::log::{EventKind, EventLog, NewEvent, StateChange, now_millis};
+use self::metrics::Metrics;
+use crate::config::ServerConfig;
+use crate::protocol::{ChannelInfo, Event, Retract};
+
+/// Name of the event log file inside the data directory.
+pub const LOG_FILE: &str = "events.sqlite3";
+
+/// How often expired items and alerts are looked for.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often retention runs.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
+/// How long open connections get to finish after shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// Everything request handlers share.
+pub struct ServerState {
+    /// The validated configuration.
+    pub config: ServerConfig,
+    /// The event log.
+    pub log: Arc<dyn EventLog>,
+    /// The fan-out hub.
+    pub hub: Arc<Hub>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerState")
+            .field("config", &self.config)
+            .field("hub", &self.hub)
+            .finish()
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` resolves; then closes every stream and
+/// connection within about a second and returns.
+pub async fn serve(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+    let path = config.data_dir.join(LOG_FILE);
+    let log = tokio::task::spawn_blocking(move || SqliteLog::open(&path, Some(commit_tx)))
+        .await
+        .context("opening the event log")??;
+    tracing::info!(path = %log.path().display(), "event log open");
+    let hub = Hub::new(
+        config.stream.subscriber_queue,
+        config.stream.max_subscribers,
+        Arc::clone(&metrics),
+    );
+    let heartbeat = config.stream.heartbeat;
+    let state = Arc::new(ServerState {
+        config,
+        log: Arc::new(log.clone()),
+        hub: Arc::clone(&hub),
+        metrics,
+    });
+    seed_latest(&state).await?;
+    sync_channel_info(&state).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let hub_task =
+        tokio::spawn(Arc::clone(&hub).run(commit_rx, heartbeat, stopped(stop_rx.clone())));
+    let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped(stop_rx.clone())));
+    let router = api::router(Arc::clone(&state));
+    let accept = tokio::spawn(listener::run(
+        listener,
+        Arc::clone(&state),
+        router,
+        stop_rx,
+        SHUTDOWN_GRACE,
+    ));
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    hub.close();
+    let _ = hub_task.await;
+    let _ = maintenance.await;
+    let _ = accept.await;
+    log.detach_sink();
+    Ok(())
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Seeds the hub's per-channel "last update" from the log.
+async fn seed_latest(state: &ServerState) -> anyhow::Result<()> {
+    for channel in &state.config.channels {
+        if let Some(newest) = state.log.entries(channel.id(), 1).await?.first() {
+            state.hub.note_latest(channel.id(), newest.id);
+        }
+    }
+    Ok(())
+}
+
+/// Appends a `channel` event for every configured channel whose metadata is new or changed,
+/// keeping the stored health.
+async fn sync_channel_info(state: &ServerState) -> anyhow::Result<()> {
+    let stored = state.log.channel_infos().await?;
+    let mut events = Vec::new();
+    for channel in &state.config.channels {
+        let previous = stored
+            .iter()
+            .find(|(info, _)| info.id == channel.info.id)
+            .map(|(info, _)| info);
+        let mut info: ChannelInfo = channel.info.clone();
+        if let Some(previous) = previous {
+            info.health = previous.health.clone();
+            info.updated = previous.updated;
+            if *previous == info {
+                continue;
+            }
+        }
+        events.push(NewEvent {
+            channel: info.id.clone(),
+            kind: EventKind::Channel,
+            data: Event::Channel(info).to_json(),
+            change: StateChange::ChannelInfo,
+        });
+    }
+    if !events.is_empty() {
+        tracing::info!(channels = events.len(), "channel metadata updated");
+        state.log.append(events).await?;
+    }
+    Ok(())
+}
+
+/// Background upkeep: retracts expired items and alerts, applies retention.
+async fn maintain(state: Arc<ServerState>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retention = tokio::time::interval(RETENTION_INTERVAL);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = expiry.tick() => {
+                if let Err(error) = retract_expired(&state).await {
+                    tracing::error!(%error, "expiry sweep failed");
+                }
+            }
+            _ = retention.tick() => {
+                for channel in &state.config.channels {
+                    match state.log.prune(channel.id(), channel.retention, now_millis()).await {
+                        Ok(stats) if stats.deleted > 0 => {
+                            tracing::info!(channel = %channel.id(), deleted = stats.deleted, "retention applied");
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::error!(%error, channel = %channel.id(), "retention failed"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn retract_expired(state: &ServerState) -> anyhow::Result<()> {
+    let expired = state.log.expired(now_millis()).await?;
+    if expired.is_empty() {
+        return Ok(());
+    }
+    let events = expired
+        .into_iter()
+        .map(|entry| {
+            let retract = Event::Retract(Retract {
+                channel: entry.channel.clone(),
+                key: entry.key.clone(),
+                kind: entry.kind,
+                reason: Some("expired".to_owned()),
+            });
+            NewEvent {
+                channel: entry.channel,
+                kind: EventKind::Retract,
+                data: retract.to_json(),
+                change: StateChange::Remove {
+                    key: entry.key,
+                    kind: entry.kind,
+                },
+            }
+        })
+        .collect::<Vec<_>>();
+    tracing::info!(count = events.len(), "retracting expired entries");
+    state.log.append(events).await?;
+    Ok(())
+}
