@@ -1,0 +1,151 @@
+//! The `tidings-server` command line: the example config, config checks, one-line errors for a
+//! bad config or a busy port, and graceful exit on SIGTERM with a stream open.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn server() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings-server"));
+    command
+        .env_remove("TIDINGS_CONFIG")
+        .env_remove("TIDINGS_PUBLISH_TOKEN")
+        .env("RUST_LOG", "error");
+    command
+}
+
+#[test]
+fn config_example_prints_a_config_that_checks() {
+    let output = server().args(["config", "example"]).output().unwrap();
+    assert!(output.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.toml");
+    std::fs::write(&path, &output.stdout).unwrap();
+    assert_eq!(
+        output.stdout,
+        include_bytes!("../assets/server.example.toml")
+    );
+    let check = server()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("TIDINGS_MONITORING_TOKEN", "monitoring-secret-1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(stdout.contains("channels: office, ops"), "{stdout}");
+    assert!(
+        stdout.contains("tokens:   monitoring, intranet"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("change-me"), "secrets are never printed");
+}
+
+#[test]
+fn bad_config_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, needle) in [
+        ("[stream]\nheartbeat_secs = 0\n", "stream.heartbeat_secs"),
+        ("listen = 5\n", "listen"),
+        (
+            "[[channels]]\nid = \"Bad Id\"\ntitle = \"x\"\n",
+            "channels[0].id",
+        ),
+        ("unknown_setting = true\n", "unknown_setting"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let output = server()
+            .arg("--config")
+            .arg(&path)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("tidings-server: error: "), "{stderr}");
+        assert!(stderr.contains(needle), "{needle} not in {stderr}");
+    }
+    let output = server()
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read config file"), "{stderr}");
+}
+
+#[test]
+fn busy_port_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = server()
+        .args(["--listen", &address, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("address already in use") || stderr.contains("in use"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_with_streams_open_exits_cleanly_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let mut server = ChildServer::spawn(&config, &dir.path().join("data"));
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        let mut stream = SseClient::connect(&server.base, "/v1/stream", None).await;
+        stream.next().await;
+        streams.push(stream);
+    }
+    let pid = server.child.id().to_string();
+    let started = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "server did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    for stream in &mut streams {
+        assert!(stream.ends_within(Duration::from_secs(1)).await);
+    }
+}

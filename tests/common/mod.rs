@@ -1,0 +1,423 @@
+//! Helpers shared by the integration tests: a real server on `127.0.0.1:0` (in-process or as a
+//! child process), a spec-following SSE reader over a real HTTP connection, and publish calls.
+//! Every wait has a timeout so a bug fails the test instead of hanging it.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde_json::Value;
+use tidings::config::ServerConfig;
+use tidings::config::server::Overrides;
+
+/// The token every test config grants on every channel.
+pub const TOKEN: &str = "test-token-all-channels";
+/// A token limited to the `world` channel.
+pub const WORLD_TOKEN: &str = "test-token-world-only";
+/// Default wait for anything.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Config text granting the test tokens; `extra` is appended (e.g. `[stream]` settings).
+pub fn config_text(extra: &str) -> String {
+    format!(
+        "[[tokens]]\nname = \"all\"\ntoken = \"{TOKEN}\"\nchannels = [\"*\"]\n\n\
+         [[tokens]]\nname = \"world\"\ntoken = \"{WORLD_TOKEN}\"\nchannels = [\"world\"]\n\n{extra}"
+    )
+}
+
+/// A server running in this process on `127.0.0.1:0`.
+pub struct TestServer {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server with the test tokens and `extra` config.
+    pub async fn start(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, extra).await
+    }
+
+    /// Starts a server on an existing data directory.
+    pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> Self {
+        let raw = ServerConfig::parse(&config_text(extra), Path::new("test.toml")).unwrap();
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().to_owned()),
+        };
+        let config = ServerConfig::build(raw, &|_| None, &overrides).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tidings::server::serve(config, listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Shuts the server down and returns how long that took.
+    pub async fn stop(mut self) -> (Duration, tempfile::TempDir) {
+        let started = std::time::Instant::now();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server did not stop")
+                .unwrap()
+                .unwrap();
+        }
+        let elapsed = started.elapsed();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (elapsed, dir)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// `tidings-server` running as a child process (killed on drop).
+pub struct ChildServer {
+    pub base: String,
+    pub child: Child,
+}
+
+impl ChildServer {
+    /// Starts the real binary on `127.0.0.1:0` with `config` and `data_dir`, waiting for its
+    /// readiness line on stdout.
+    pub fn spawn(config: &Path, data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tidings-server"))
+            .args(["--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tidings-server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(WAIT)
+            .expect("tidings-server did not report its address");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("readiness line")
+            .to_owned();
+        Self { base, child }
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// Writes a config file with the test tokens into `dir`.
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("server.toml");
+    std::fs::write(&path, config_text(extra)).unwrap();
+    path
+}
+
+/// One dispatched SSE event as a browser would see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+    pub id: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap()
+    }
+}
+
+/// A minimal decoder following the WHATWG parsing rules (line ends CR, LF, CRLF; comments;
+/// `data` joining; `id` persistence), enough to check what a spec client receives.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    line: Vec<u8>,
+    after_cr: bool,
+    data: String,
+    data_seen: bool,
+    event: String,
+    id_buffer: String,
+    last_id: String,
+    pub retry: Option<u64>,
+    pub comments: usize,
+}
+
+impl Decoder {
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
+        for &byte in bytes {
+            if self.after_cr {
+                self.after_cr = false;
+                if byte == b'\n' {
+                    continue;
+                }
+            }
+            match byte {
+                b'\r' => {
+                    self.after_cr = true;
+                    self.line_done(out);
+                }
+                b'\n' => self.line_done(out),
+                _ => self.line.push(byte),
+            }
+        }
+    }
+
+    fn line_done(&mut self, out: &mut Vec<SseEvent>) {
+        let line = String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
+        if line.is_empty() {
+            // Dispatch: the id buffer becomes the last event ID even when no data follows.
+            self.last_id = self.id_buffer.clone();
+            if self.data_seen {
+                let mut data = std::mem::take(&mut self.data);
+                if data.ends_with('\n') {
+                    data.pop();
+                }
+                let event = std::mem::take(&mut self.event);
+                out.push(SseEvent {
+                    event: if event.is_empty() {
+                        "message".into()
+                    } else {
+                        event
+                    },
+                    data,
+                    id: self.last_id.clone(),
+                });
+            }
+            self.data_seen = false;
+            self.data.clear();
+            self.event.clear();
+            return;
+        }
+        if line.starts_with(':') {
+            self.comments += 1;
+            return;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (
+                field.to_owned(),
+                value.strip_prefix(' ').unwrap_or(value).to_owned(),
+            ),
+            None => (line.clone(), String::new()),
+        };
+        match field.as_str() {
+            "data" => {
+                self.data.push_str(&value);
+                self.data.push('\n');
+                self.data_seen = true;
+            }
+            "event" => self.event = value,
+            "id" if !value.contains('\0') => self.id_buffer = value,
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                self.retry = value.parse().ok();
+            }
+            _ => {}
+        }
+    }
+
+    pub fn last_id(&self) -> &str {
+        &self.last_id
+    }
+}
+
+/// An open `GET /v1/stream` over a real HTTP connection.
+pub struct SseClient {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    body: Option<futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>>,
+    pub decoder: Decoder,
+    ready: std::collections::VecDeque<SseEvent>,
+    pub raw: Vec<u8>,
+}
+
+impl SseClient {
+    /// Connects to `base` + `path_and_query`, optionally with a `Last-Event-ID` header.
+    pub async fn connect(base: &str, path_and_query: &str, last_event_id: Option<&str>) -> Self {
+        let client = reqwest::Client::new();
+        let mut request = client.get(format!("{base}{path_and_query}"));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = tokio::time::timeout(WAIT, request.send())
+            .await
+            .expect("connect timed out")
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        Self {
+            status,
+            headers,
+            body: Some(response.bytes_stream().boxed()),
+            decoder: Decoder::default(),
+            ready: Default::default(),
+            raw: Vec::new(),
+        }
+    }
+
+    /// The next event, or `None` if the stream ended or `wait` passed.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            let body = self.body.as_mut()?;
+            match tokio::time::timeout_at(deadline, body.next()).await {
+                Err(_) => return None,
+                Ok(None) | Ok(Some(Err(_))) => {
+                    self.body = None;
+                    return None;
+                }
+                Ok(Some(Ok(bytes))) => {
+                    self.raw.extend_from_slice(&bytes);
+                    let mut out = Vec::new();
+                    self.decoder.feed(&bytes, &mut out);
+                    self.ready.extend(out);
+                }
+            }
+        }
+    }
+
+    /// The next event; panics after [`WAIT`].
+    pub async fn next(&mut self) -> SseEvent {
+        self.next_within(WAIT)
+            .await
+            .expect("no event within the wait")
+    }
+
+    /// Events until one satisfies `stop` (inclusive).
+    pub async fn until(&mut self, stop: impl Fn(&SseEvent) -> bool) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next().await;
+            let done = stop(&event);
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
+    }
+
+    /// Whether the server ended the stream within `wait`.
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let Some(body) = self.body.as_mut() else {
+                return true;
+            };
+            match tokio::time::timeout_at(deadline, body.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) => {
+                    self.body = None;
+                    return true;
+                }
+                Ok(Some(Ok(bytes))) => {
+                    let mut out = Vec::new();
+                    self.decoder.feed(&bytes, &mut out);
+                    self.ready.extend(out);
+                }
+            }
+        }
+    }
+}
+
+/// POSTs a JSON item; returns status and JSON answer.
+pub async fn publish_json(
+    base: &str,
+    token: Option<&str>,
+    channel: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client
+        .post(format!("{base}/v1/channels/{channel}/items"))
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = tokio::time::timeout(WAIT, request.send())
+        .await
+        .expect("publish timed out")
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Publishes `{"title": title}` to `channel` with the all-channel token; returns the event id.
+pub async fn publish(base: &str, channel: &str, title: &str) -> String {
+    let (status, answer) = publish_json(
+        base,
+        Some(TOKEN),
+        channel,
+        &serde_json::json!({ "title": title }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    answer["event_id"].as_str().unwrap().to_owned()
+}
+
+/// Events of type `item` only.
+pub fn items(events: &[SseEvent]) -> Vec<SseEvent> {
+    events
+        .iter()
+        .filter(|e| e.event == "item")
+        .cloned()
+        .collect()
+}
+
+/// Titles of the `item` events.
+pub fn titles(events: &[SseEvent]) -> Vec<String> {
+    items(events)
+        .iter()
+        .map(|e| e.json()["title"].as_str().unwrap().to_owned())
+        .collect()
+}
