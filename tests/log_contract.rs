@@ -338,3 +338,16 @@ fn set_user_version(path: &Path, version: i64) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.pragma_update(None, "user_version", version).unwrap();
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite3");
+    let first = SqliteLog::open(&path, None).unwrap();
+    match SqliteLog::open(&path, None) {
+        Err(LogError::Locked(_)) => {}
+        other => panic!("expected the log to be locked, got {other:?}"),
+    }
+    drop(first);
+    SqliteLog::open(&path, None).expect("reopens once the first is gone");
+}

@@ -16,7 +16,7 @@ struct Args {
     /// TOML config file (see `tidings-server config example`).
     #[arg(long, env = "TIDINGS_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Address to listen on, e.g. 127.0.0.1:8080 or [::]:8080 (port 0 picks a free one).
+    /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (port 0 picks a free one).
     #[arg(long, global = true)]
     listen: Option<String>,
     /// Directory for the event log.

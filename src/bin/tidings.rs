@@ -10,9 +10,13 @@ use tidings::config::ServerConfig;
 use tidings::config::server::Overrides;
 
 async fn run() -> anyhow::Result<()> {
+    // The embedded server keeps its log apart from a standalone server's on the same machine.
+    let data_dir = directories::ProjectDirs::from("org", "Tidings", "tidings")
+        .map(|dirs| dirs.data_dir().join("embedded-server"))
+        .context("no home directory to keep the embedded server's data in")?;
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".to_owned()),
-        data_dir: None,
+        data_dir: Some(data_dir),
     };
     let config = ServerConfig::build(
         Default::default(),

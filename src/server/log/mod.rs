@@ -37,6 +37,11 @@ pub enum LogError {
         /// Version this build writes.
         supported: i64,
     },
+    /// Another server process has the log open.
+    #[error(
+        "the event log {0} is in use by another tidings-server; give each server its own --data-dir"
+    )]
+    Locked(String),
     /// A stored event could not be read back.
     #[error("event log entry {0} is corrupt: {1}")]
     Corrupt(EventId, String),

@@ -92,6 +92,8 @@ struct Writer {
 
 struct Inner {
     path: PathBuf,
+    /// Held for the log's lifetime: a second server on the same file would reuse ids.
+    _lock: std::fs::File,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     reader_permits: tokio::sync::Semaphore,
@@ -120,6 +122,25 @@ fn open_connection(path: &Path) -> Result<Connection, LogError> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(db)?;
     Ok(conn)
+}
+
+/// Takes an exclusive lock on `<log>.lock` (released by the OS even after `kill -9`).
+fn lock_file(path: &Path) -> Result<std::fs::File, LogError> {
+    let lock_path = path.with_extension("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| LogError::Database(format!("cannot open {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked(path.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(LogError::Database(format!(
+            "cannot lock {}: {e}",
+            lock_path.display()
+        ))),
+    }
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
@@ -234,6 +255,7 @@ impl SqliteLog {
                 LogError::Database(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        let lock = lock_file(path)?;
         let mut conn = open_connection(path)?;
         migrate(&mut conn, path)?;
         let last = read_last_id(&conn)?;
@@ -244,6 +266,7 @@ impl SqliteLog {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                _lock: lock,
                 writer: Mutex::new(Writer { conn, last, sink }),
                 readers: Mutex::new(readers),
                 reader_permits: tokio::sync::Semaphore::new(READERS),

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs the system tools the tests use
+# (with apt, only when missing), runs the static checks, then every test.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh --no-check # tests only
+#
+# Build products go to $CARGO_TARGET_DIR (default: ~/.cache/tidings/target, outside the clone,
+# so repeated runs are incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tidings/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+run_checks=1
+[[ "${1:-}" == "--no-check" ]] && run_checks=0
+
+# Debian packages the tests drive for real: a browser for the web page test.
+packages=(chromium)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "==> installing test tools: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ((run_checks)); then
+  scripts/check.sh
+fi
+
+printf '\n==> cargo test (all features)\n'
+cargo test --all-features --locked --no-fail-fast
