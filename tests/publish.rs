@@ -126,6 +126,9 @@ async fn every_publish_error_has_its_status_and_a_json_error() {
             "expires",
         ),
         (json!({"title": "t", "body": 42}), "body"),
+        (json!({"title": "bell\u{7}"}), "title"),
+        (json!({"title": "t", "key": "   "}), "key"),
+        (json!({"title": "t", "key": " padded"}), "key"),
     ] {
         let (status, body) = publish_json(base, Some(TOKEN), "world", &request).await;
         assert_eq!(status, 422, "{request}");
@@ -135,6 +138,13 @@ async fn every_publish_error_has_its_status_and_a_json_error() {
     // Weather channels are fed by the server only.
     let (status, _) = publish_json(base, Some(TOKEN), "weather", &ok).await;
     assert_eq!(status, 403);
+    let response = reqwest::Client::new()
+        .delete(format!("{base}/v1/channels/weather/items/x"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
     // text/plain is the title.
     let (status, body) = post_raw(
         base,
@@ -172,9 +182,9 @@ async fn every_publish_error_has_its_status_and_a_json_error() {
     for line in [
         "tidings_publish_requests_total{status=\"201\"} 2",
         "tidings_publish_requests_total{status=\"401\"} 5",
-        "tidings_publish_requests_total{status=\"403\"} 2",
+        "tidings_publish_requests_total{status=\"403\"} 3",
         "tidings_publish_requests_total{status=\"413\"} 2",
-        "tidings_publish_requests_total{status=\"422\"} 8",
+        "tidings_publish_requests_total{status=\"422\"} 11",
     ] {
         assert!(metrics.contains(line), "missing {line}\n{metrics}");
     }
@@ -225,7 +235,7 @@ async fn alerts_have_a_lifecycle_and_items_expire() {
         &server.base,
         Some(TOKEN),
         "alerts",
-        &json!({"title": "Storm worse", "key": "storm-1", "severity": "critical"}),
+        &json!({"title": "Storm worse", "key": "storm-1", "severity": "critical", "area": "Valley"}),
     )
     .await;
     assert_eq!(body["updated"], true);
@@ -254,6 +264,17 @@ async fn alerts_have_a_lifecycle_and_items_expire() {
         .unwrap()
         .json();
     assert_eq!(third["status"], "cancelled");
+    assert_eq!(
+        third["area"], "Valley",
+        "a cancel keeps what it does not restate"
+    );
+    assert_eq!(third["severity"], "critical");
+    let cancel_unknown = json!({"title": "x", "key": "never-issued", "status": "cancelled"});
+    let (status, body) = publish_json(&server.base, Some(TOKEN), "alerts", &cancel_unknown).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_item"))
+    );
     assert!(
         third["expires"].is_string(),
         "a cancelled alert goes away by itself"
@@ -336,6 +357,35 @@ async fn read_api_catalog_items_health_metrics() {
         let body: Value = response.json().await.unwrap();
         assert!(body["error"]["message"].is_string());
     }
+    // Every error is JSON, also a wrong method and a malformed query string.
+    let client = reqwest::Client::new();
+    let response = client
+        .put(format!("{}/v1/channels", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
+    let response = reqwest::get(format!(
+        "{}/v1/channels/tech/items?limit=1&limit=2",
+        server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_parameter"
+    );
+    // Public reads are readable from other origins, and every answer names the protocol.
+    let response = reqwest::get(format!("{}/v1/channels", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(response.headers()["tidings-protocol"], "1");
     let health: Value = reqwest::get(format!("{}/healthz", server.base))
         .await
         .unwrap()

@@ -10,10 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::id::{ChannelId, EventId, ItemKey};
 
 /// How much an item or alert matters. Ordered: `Info < Notice < Warning < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Severity {
     /// Ordinary news; never interrupts.
     #[default]
@@ -26,18 +23,54 @@ pub enum Severity {
     Critical,
 }
 
-impl Severity {
-    /// The wire name (`info`, `notice`, `warning`, `critical`).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Notice => "notice",
-            Self::Warning => "warning",
-            Self::Critical => "critical",
+/// Implements the wire form of a string enumeration: `as_str`, a strict `parse` (for input
+/// that must be validated, like the publish API) and serde. Decoding is tolerant: a value added
+/// by a later protocol version decodes as `$fallback` instead of failing the whole event.
+macro_rules! wire_enum {
+    ($name:ident, fallback = $fallback:ident, $($variant:ident => $text:literal),+ $(,)?) => {
+        impl $name {
+            /// Every wire value, in order.
+            pub const ALL: &'static [&'static str] = &[$($text),+];
+
+            /// The wire name.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// Parses a wire name exactly; `None` for anything else.
+            #[must_use]
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
         }
-    }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+                Ok(Self::parse(&text).unwrap_or(Self::$fallback))
+            }
+        }
+    };
 }
+
+// Unknown severities count as warnings: a newer server's new level more likely matters than not.
+wire_enum!(Severity, fallback = Warning, Info => "info", Notice => "notice", Warning => "warning", Critical => "critical");
+wire_enum!(AlertStatus, fallback = Active, Active => "active", Updated => "updated", Cancelled => "cancelled");
+wire_enum!(RetractKind, fallback = Item, Item => "item", Alert => "alert");
+wire_enum!(ChannelKind, fallback = News, News => "news", Weather => "weather", Alerts => "alerts");
+wire_enum!(HealthStatus, fallback = Degraded, Ok => "ok", Degraded => "degraded", Failing => "failing");
 
 /// A news item (event `item`): an upsert keyed by `channel` + `key`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,8 +106,7 @@ pub struct Item {
 }
 
 /// Where an alert is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AlertStatus {
     /// First issued.
     #[default]
@@ -131,8 +163,7 @@ pub struct Alert {
 }
 
 /// What a `retract` removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RetractKind {
     /// A news item.
     #[default]
@@ -151,14 +182,13 @@ pub struct Retract {
     /// Whether an item or an alert goes.
     #[serde(default)]
     pub kind: RetractKind,
-    /// Why: `retracted` (by a publisher), `expired`, `cancelled`.
+    /// Why: `retracted` (by a publisher) or `expired`; clients must accept other values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// What a channel carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ChannelKind {
     /// Headlines from feeds or publishers (`item` events).
     #[default]
@@ -170,8 +200,7 @@ pub enum ChannelKind {
 }
 
 /// Whether a channel's sources are working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum HealthStatus {
     /// All sources fine (or none configured).
     #[default]
@@ -244,7 +273,7 @@ impl Default for WeatherUnits {
 /// A weather condition: the WMO weather code with a label and an icon name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
-    /// WMO weather interpretation code (0-99).
+    /// WMO weather interpretation code (0-99 in practice).
     pub code: u8,
     /// English label, e.g. "Partly cloudy".
     pub label: String,

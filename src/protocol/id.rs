@@ -161,7 +161,9 @@ fn valid_channel(text: &str) -> bool {
 }
 
 fn valid_key(text: &str) -> bool {
-    (1..=200).contains(&text.len()) && !text.chars().any(|c| c.is_control() || c == '/')
+    (1..=200).contains(&text.chars().count())
+        && text.trim() == text
+        && !text.chars().any(|c| c.is_control() || c == '/')
 }
 
 string_id!(
@@ -230,6 +232,12 @@ mod tests {
         assert!(ItemKey::new("guid:https://x/y?z=1").is_err());
         assert!(ItemKey::new("build 42 failed").is_ok());
         assert!(ItemKey::new("a\nb").is_err());
+        assert!(ItemKey::new(" k").is_err());
+        assert!(
+            ItemKey::new("ä".repeat(200)).is_ok(),
+            "the limit counts characters"
+        );
+        assert!(ItemKey::new("ä".repeat(201)).is_err());
         assert!(serde_json::from_str::<ChannelId>("\"Bad\"").is_err());
     }
 }

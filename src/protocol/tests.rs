@@ -164,3 +164,29 @@ fn publish_request_accepts_minimal_and_full_forms() {
         serde_json::from_str(&serde_json::to_string(&full).unwrap()).unwrap();
     assert_eq!(round, full);
 }
+
+#[test]
+fn enumeration_values_from_a_newer_protocol_decode_leniently() {
+    let json = r#"{"channel":"a","key":"k","title":"T","severity":"apocalyptic",
+        "published":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z"}"#;
+    let Some(Event::Item(item)) = Event::decode("item", json).unwrap() else {
+        panic!("not an item");
+    };
+    assert_eq!(
+        item.severity,
+        Severity::Warning,
+        "unknown severities err towards attention"
+    );
+    let info: ChannelInfo = serde_json::from_str(
+        r#"{"id":"x","title":"X","kind":"video","health":{"status":"melting"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (info.kind, info.health.status),
+        (ChannelKind::News, HealthStatus::Degraded)
+    );
+    // Strict parsing is still there for input that must be validated.
+    assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
+    assert_eq!(Severity::parse("Critical"), None);
+    assert_eq!(Severity::ALL, ["info", "notice", "warning", "critical"]);
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +51,31 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/v1/channels/{id}/items/{key}", delete(retract))
         .route("/v1/stream", get(stream_handler))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(common_headers))
         .with_state(state)
+}
+
+/// Headers on every answer: the protocol version, and permission for pages on other origins
+/// to read the public API (publishing needs a token, which such pages do not have).
+async fn common_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("tidings-protocol", HeaderValue::from(PROTOCOL_VERSION));
+    headers
+        .entry(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .or_insert(HeaderValue::from_static("*"));
+    response
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn bad_query(rejection: &QueryRejection) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_parameter",
+        message: format!("bad query string: {}", rejection.body_text()),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -146,9 +171,10 @@ struct ItemsQuery {
 async fn items(
     State(state): State<Arc<ServerState>>,
     Path(id): Path<String>,
-    Query(query): Query<ItemsQuery>,
+    query: Result<Query<ItemsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let channel = known_channel(&state, &id)?;
+    let Query(query) = query.map_err(|rejection| bad_query(&rejection))?;
     let limit = match query.limit.as_deref() {
         None => 20,
         Some(text) => text
@@ -166,7 +192,7 @@ async fn items(
         .filter_map(|entry| {
             let mut value: Value = serde_json::from_str(&entry.data).ok()?;
             let object = value.as_object_mut()?;
-            object.insert("event".to_owned(), Value::from(entry.kind.as_str()));
+            object.insert("kind".to_owned(), Value::from(entry.kind.as_str()));
             object.insert("event_id".to_owned(), Value::from(entry.id.to_string()));
             Some(value)
         })
@@ -176,9 +202,10 @@ async fn items(
 
 async fn stream_handler(
     State(state): State<Arc<ServerState>>,
-    Query(query): Query<StreamQuery>,
+    query: Result<Query<StreamQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| bad_query(&rejection))?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let stream = stream::open(&state, &query, last_event_id)?;
     Ok(Response::builder()
@@ -186,7 +213,6 @@ async fn stream_handler(
         .header(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
         .header("x-accel-buffering", "no")
-        .header("tidings-protocol", PROTOCOL_VERSION.to_string())
         .body(stream.into_body())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }
@@ -217,34 +243,50 @@ fn text_field(
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => {
-            if text.chars().count() > max_chars {
-                return Err(ApiError::field(
-                    field,
-                    format!("{field} is longer than {max_chars} characters"),
-                ));
-            }
-            if text.contains('\0') {
-                return Err(ApiError::field(
-                    field,
-                    format!("{field} contains a NUL character"),
-                ));
-            }
+            check_text(field, text, max_chars)?;
             Ok(Some(text.clone()).filter(|t| !t.trim().is_empty()))
         }
         Some(_) => Err(ApiError::field(field, format!("{field} must be a string"))),
     }
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(
+/// Rejects text over `max_chars` (counted after trimming) or with control characters other
+/// than line breaks and tabs.
+fn check_text(field: &'static str, text: &str, max_chars: usize) -> Result<(), ApiError> {
+    if text.trim().chars().count() > max_chars {
+        return Err(ApiError::field(
+            field,
+            format!("{field} is longer than {max_chars} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::field(
+            field,
+            format!("{field} contains a control character"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses an enumeration strictly: the wire types decode unknown values leniently, but a
+/// publisher's typo must be a 422.
+fn parse_enum<T>(
     object: &Map<String, Value>,
     field: &'static str,
-    allowed: &str,
+    parse: fn(&str) -> Option<T>,
+    allowed: &[&str],
 ) -> Result<Option<T>, ApiError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => serde_json::from_value(value.clone())
-            .map(Some)
-            .map_err(|_| ApiError::field(field, format!("{field} must be one of {allowed}"))),
+        Some(value) => value.as_str().and_then(parse).map(Some).ok_or_else(|| {
+            ApiError::field(
+                field,
+                format!("{field} must be one of {}", allowed.join(", ")),
+            )
+        }),
     }
 }
 
@@ -288,9 +330,12 @@ fn parse_publish_json(bytes: &[u8]) -> Result<PublishRequest, ApiError> {
             "link must be an absolute http:// or https:// URL",
         ));
     }
-    let key = match text_field(object, "key", 200)? {
-        None => None,
-        Some(text) => Some(ItemKey::new(text).map_err(|e| ApiError::field("key", e.to_string()))?),
+    let key = match object.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            Some(ItemKey::new(text.as_str()).map_err(|e| ApiError::field("key", e.to_string()))?)
+        }
+        Some(_) => return Err(ApiError::field("key", "key must be a string")),
     };
     let expires = match object.get("expires") {
         None | Some(Value::Null) => None,
@@ -315,10 +360,10 @@ fn parse_publish_json(bytes: &[u8]) -> Result<PublishRequest, ApiError> {
         title,
         body: text_field(object, "body", MAX_BODY_CHARS)?,
         link: link.map(|l| l.trim().to_owned()),
-        severity: parse_enum(object, "severity", "info, notice, warning, critical")?,
+        severity: parse_enum(object, "severity", Severity::parse, Severity::ALL)?,
         key,
         expires,
-        status: parse_enum(object, "status", "active, updated, cancelled")?,
+        status: parse_enum(object, "status", AlertStatus::parse, AlertStatus::ALL)?,
         area: text_field(object, "area", MAX_ALERT_TEXT_CHARS)?,
         instruction: text_field(object, "instruction", MAX_ALERT_TEXT_CHARS)?,
     })
@@ -338,12 +383,7 @@ fn parse_publish(headers: &HeaderMap, bytes: &[u8]) -> Result<PublishRequest, Ap
             code: "invalid_text",
             message: "a text/plain body must be UTF-8".to_owned(),
         })?;
-        if text.chars().count() > MAX_TITLE_CHARS {
-            return Err(ApiError::field(
-                "title",
-                format!("title is longer than {MAX_TITLE_CHARS} characters"),
-            ));
-        }
+        check_text("title", text, MAX_TITLE_CHARS)?;
         PublishRequest {
             title: text.to_owned(),
             ..PublishRequest::default()
@@ -487,7 +527,7 @@ async fn publish_inner(
         )));
     }
     let bytes = read_body(headers, body, state.config.limits.max_publish_bytes).await?;
-    let request = parse_publish(headers, &bytes)?;
+    let mut request = parse_publish(headers, &bytes)?;
     let key = match request.key.clone() {
         Some(key) => key,
         None => random_key()?,
@@ -497,6 +537,24 @@ async fn publish_inner(
     let existing_value = existing
         .as_ref()
         .and_then(|e| serde_json::from_str::<Value>(&e.data).ok());
+    if kind == ChannelKind::Alerts && request.status == Some(AlertStatus::Cancelled) {
+        // Cancelling names an alert that exists, and keeps what the cancel does not restate.
+        let previous = existing_value
+            .as_ref()
+            .and_then(|v| serde_json::from_value::<Alert>(v.clone()).ok())
+            .ok_or_else(|| ApiError::NotFound {
+                code: "unknown_item",
+                message: format!("channel {channel} has no live alert with key {key:?} to cancel"),
+            })?;
+        request = PublishRequest {
+            body: request.body.or(previous.body),
+            link: request.link.or(previous.link),
+            area: request.area.or(previous.area),
+            instruction: request.instruction.or(previous.instruction),
+            severity: request.severity.or(Some(previous.severity)),
+            ..request
+        };
+    }
     let (event, expires) = build_event(
         &channel,
         kind,
@@ -562,6 +620,11 @@ async fn retract_inner(
         .channel(&channel)
         .map(|c| c.info.kind)
         .unwrap_or_default();
+    if kind == ChannelKind::Weather {
+        return Err(ApiError::Forbidden(format!(
+            "{channel} (weather channels are fed by the server only)"
+        )));
+    }
     let event_kind = entry_kind(kind);
     if state.log.entry(&channel, event_kind, &key).await?.is_none() {
         return Err(not_found());

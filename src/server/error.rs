@@ -34,6 +34,9 @@ pub enum ApiError {
         /// Explanation.
         message: String,
     },
+    /// 405: the path exists, the method does not.
+    #[error("method not allowed on this path; see docs/protocol.md")]
+    MethodNotAllowed,
     /// 413: the body exceeds the configured limit.
     #[error("request body exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -68,6 +71,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -81,6 +85,7 @@ impl ApiError {
             Self::BadRequest { code, .. } | Self::NotFound { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge { .. } => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::InvalidField { .. } => "invalid_field",

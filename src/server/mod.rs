@@ -119,8 +119,8 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 /// Seeds the hub's per-channel "last update" from the log.
 async fn seed_latest(state: &ServerState) -> anyhow::Result<()> {
     for channel in &state.config.channels {
-        if let Some(newest) = state.log.entries(channel.id(), 1).await?.first() {
-            state.hub.note_latest(channel.id(), newest.id);
+        if let Some(newest) = state.log.latest_change(channel.id()).await? {
+            state.hub.note_latest(channel.id(), newest);
         }
     }
     Ok(())

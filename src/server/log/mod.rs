@@ -263,6 +263,13 @@ pub trait EventLog: Send + Sync + 'static {
         key: &ItemKey,
     ) -> BoxFuture<'_, Result<Option<LoggedEvent>, LogError>>;
 
+    /// The id of the newest event that changed `channel`'s content (not its metadata), if the
+    /// log still knows one.
+    fn latest_change(
+        &self,
+        channel: &ChannelId,
+    ) -> BoxFuture<'_, Result<Option<EventId>, LogError>>;
+
     /// The stored metadata of every channel that has any.
     fn channel_infos(&self) -> BoxFuture<'_, Result<Vec<(ChannelInfo, EventId)>, LogError>>;
 

@@ -456,9 +456,10 @@ fn replay_blocking(
     for channel in &selection.channels {
         oldest = oldest.max(pruned_through(&tx, channel)?);
     }
+    let oldest_known = (oldest > EventId::ZERO).then_some(oldest);
     if after > head {
         return Ok(ReplayStart::Gap {
-            oldest: Some(oldest),
+            oldest: oldest_known,
             reason: format!(
                 "event id {after} is newer than this server's log (last is {head}); the log may have been reset"
             ),
@@ -466,7 +467,7 @@ fn replay_blocking(
     }
     if after < oldest {
         return Ok(ReplayStart::Gap {
-            oldest: Some(oldest),
+            oldest: oldest_known,
             reason: format!("history after {after} is no longer retained (kept after {oldest})"),
         });
     }
@@ -691,13 +692,45 @@ impl EventLog for SqliteLog {
             let row = conn
                 .query_row(
                     "SELECT ms, seq, channel, kind, key, data FROM entries
-                     WHERE channel = ?1 AND kind = ?2 AND key = ?3",
-                    params![channel.as_str(), kind.as_str(), key.as_str()],
+                     WHERE channel = ?1 AND kind = ?2 AND key = ?3
+                       AND (expires_ms IS NULL OR expires_ms > ?4)",
+                    params![
+                        channel.as_str(),
+                        kind.as_str(),
+                        key.as_str(),
+                        to_sql(now_millis())
+                    ],
                     read_row,
                 )
                 .optional()
                 .map_err(db)?;
             row.map(into_event).transpose()
+        }))
+    }
+
+    fn latest_change(
+        &self,
+        channel: &ChannelId,
+    ) -> BoxFuture<'_, Result<Option<EventId>, LogError>> {
+        let channel = channel.clone();
+        Box::pin(self.read(move |conn| {
+            // History first; if retention emptied it, the newest live entry still tells.
+            let mut newest = None;
+            for sql in [
+                "SELECT ms, seq FROM events WHERE channel = ?1 AND kind != 'channel'
+                 ORDER BY ms DESC, seq DESC LIMIT 1",
+                "SELECT ms, seq FROM entries WHERE channel = ?1 ORDER BY ms DESC, seq DESC LIMIT 1",
+            ] {
+                let found: Option<(i64, i64)> = conn
+                    .query_row(sql, params![channel.as_str()], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                    .optional()
+                    .map_err(db)?;
+                let found = found.map(|(ms, seq)| EventId::new(from_sql(ms), from_sql(seq)));
+                newest = newest.max(found);
+            }
+            Ok(newest)
         }))
     }
 
