@@ -173,12 +173,7 @@ async fn every_publish_error_has_its_status_and_a_json_error() {
     assert_eq!(response.status(), 401);
 
     // Every answer was counted by status.
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(base).await;
     for line in [
         "tidings_publish_requests_total{status=\"201\"} 2",
         "tidings_publish_requests_total{status=\"401\"} 5",
@@ -201,12 +196,7 @@ async fn tokens_never_appear_in_answers_or_metrics() {
         &json!({"title": "t"}),
     )
     .await;
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&server.base).await;
     for text in [body.to_string(), denied.to_string(), metrics] {
         assert!(!text.contains(TOKEN) && !text.contains("some-wrong-token-x"));
     }

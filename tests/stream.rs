@@ -365,23 +365,13 @@ async fn slow_subscriber_is_dropped_while_a_fast_one_keeps_receiving_and_resumes
             fast_seen.push(event.id);
         }
         if n % 50 == 49 {
-            let metrics = reqwest::get(format!("{}/metrics", server.base))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = metrics(&server.base).await;
             if metrics.contains("tidings_slow_subscribers_dropped_total 1") {
                 break;
             }
         }
     }
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&server.base).await;
     assert!(
         metrics.contains("tidings_slow_subscribers_dropped_total 1"),
         "slow subscriber never dropped\n{metrics}"

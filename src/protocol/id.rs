@@ -18,8 +18,10 @@ pub enum IdError {
     /// Channel ids are 1-64 characters of `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
     #[error("channel id {0:?} must be 1-64 characters of a-z, 0-9, '-' or '_'")]
     Channel(String),
-    /// Item keys are 1-200 printable characters without control characters or `/`.
-    #[error("item key {0:?} must be 1-200 printable characters without '/'")]
+    /// Item keys are 1-200 characters without control characters, `/` or surrounding spaces.
+    #[error(
+        "item key {0:?} must be 1-200 characters without '/', control characters or surrounding spaces"
+    )]
     Key(String),
 }
 

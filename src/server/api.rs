@@ -74,7 +74,12 @@ async fn method_not_allowed() -> ApiError {
 fn bad_query(rejection: &QueryRejection) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_parameter",
-        message: format!("bad query string: {}", rejection.body_text()),
+        message: format!(
+            "bad query string: {}",
+            rejection
+                .body_text()
+                .trim_start_matches("Failed to deserialize query string: ")
+        ),
     }
 }
 
@@ -544,9 +549,17 @@ async fn publish_inner(
             .and_then(|v| serde_json::from_value::<Alert>(v.clone()).ok())
             .ok_or_else(|| ApiError::NotFound {
                 code: "unknown_item",
-                message: format!("channel {channel} has no live alert with key {key:?} to cancel"),
+                message: format!(
+                    "channel {channel} has no live alert with key \"{key}\" to cancel"
+                ),
             })?;
+        // Cancelling again does not restart the cancelled alert's remaining time.
+        let expires = match previous.status {
+            AlertStatus::Cancelled => previous.expires.or(request.expires),
+            _ => request.expires,
+        };
         request = PublishRequest {
+            expires,
             body: request.body.or(previous.body),
             link: request.link.or(previous.link),
             area: request.area.or(previous.area),

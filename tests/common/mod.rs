@@ -421,3 +421,9 @@ pub fn titles(events: &[SseEvent]) -> Vec<String> {
         .map(|e| e.json()["title"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// The server's `/metrics` text.
+pub async fn metrics(base: &str) -> String {
+    let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    response.text().await.unwrap()
+}

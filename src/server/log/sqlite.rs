@@ -347,8 +347,9 @@ fn append_blocking(writer: &mut Writer, events: Vec<NewEvent>) -> Result<Vec<App
                 let kind = event.kind.as_str();
                 let existed = tx
                     .query_row(
-                        "SELECT 1 FROM entries WHERE channel = ?1 AND kind = ?2 AND key = ?3",
-                        params![event.channel.as_str(), kind, key.as_str()],
+                        "SELECT 1 FROM entries WHERE channel = ?1 AND kind = ?2 AND key = ?3
+                           AND (expires_ms IS NULL OR expires_ms > ?4)",
+                        params![event.channel.as_str(), kind, key.as_str(), to_sql(now)],
                         |_| Ok(()),
                     )
                     .optional()
