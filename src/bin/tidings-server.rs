@@ -60,14 +60,12 @@ fn load_config(args: &Args) -> anyhow::Result<ServerConfig> {
 }
 
 async fn run_server(config: ServerConfig) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another server using it? choose one with --listen)",
-                config.listen
-            )
-        })?;
+    let listener = tidings::server::bind(config.listen).with_context(|| {
+        format!(
+            "cannot listen on {} (is another server using it? choose one with --listen)",
+            config.listen
+        )
+    })?;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%address, channels = config.channels.len(), tokens = config.tokens.len(), "tidings-server ready");
     // One line on stdout for scripts and tests waiting for readiness.

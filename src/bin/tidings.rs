@@ -23,8 +23,7 @@ async fn run() -> anyhow::Result<()> {
         &|name| std::env::var(name).ok(),
         &overrides,
     )?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = tidings::server::bind(config.listen)
         .context("cannot open a loopback port for the embedded server")?;
     let address = listener.local_addr().context("reading the bound address")?;
     println!("Tidings is running. Open http://{address}/ for the live ticker; Ctrl-C quits.");

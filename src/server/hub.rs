@@ -69,6 +69,10 @@ pub enum SubscribeError {
     Closed,
 }
 
+/// Subscribers served per fan-out step before the hub yields (below tokio's local run queue
+/// of 256, so woken subscribers never spill into the global queue in one burst).
+const FAN_OUT_CHUNK: usize = 128;
+
 struct Slot {
     token: u64,
     selection: Arc<Selection>,
@@ -241,14 +245,36 @@ impl Hub {
 
     /// Queues one frame to every subscriber that wants it; drops the ones that cannot take it.
     pub fn fan_out(&self, frame: &Arc<Frame>) {
-        if frame.kind != EventKind::Channel {
+        let mut next = 0;
+        while let Some(after) = self.fan_out_chunk(frame, next, usize::MAX) {
+            next = after;
+        }
+    }
+
+    /// [`Hub::fan_out`] in chunks, yielding to the runtime between them: waking ten thousand
+    /// subscriber tasks at once would queue everything else (a publish request waiting for its
+    /// answer, say) behind them. A subscriber that registers mid-way either gets the frame here
+    /// or reads it from the log (it was committed before the fan-out began); its stream skips
+    /// duplicates by id either way.
+    pub async fn fan_out_cooperatively(&self, frame: &Arc<Frame>) {
+        let mut next = 0;
+        while let Some(after) = self.fan_out_chunk(frame, next, FAN_OUT_CHUNK) {
+            next = after;
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Fans `frame` out to the slots from `start` on, at most `budget` of them; returns where
+    /// to continue, or `None` when done.
+    fn fan_out_chunk(&self, frame: &Arc<Frame>, start: usize, budget: usize) -> Option<usize> {
+        if start == 0 && frame.kind != EventKind::Channel {
             self.note_latest(&frame.channel, frame.id);
         }
         let mut delivered = 0_u64;
         let mut dropped = 0_u64;
         let mut slots = self.lock();
-        let mut index = 0;
-        while index < slots.slots.len() {
+        let end = start.saturating_add(budget).min(slots.slots.len());
+        for index in start..end {
             let outcome = match slots.slots.get(index).and_then(Option::as_ref) {
                 Some(slot)
                     if slot
@@ -272,8 +298,8 @@ impl Hub {
                 }
                 None => {}
             }
-            index += 1;
         }
+        let more = end < slots.slots.len();
         drop(slots);
         self.metrics
             .events_delivered
@@ -284,6 +310,7 @@ impl Hub {
                 .fetch_add(dropped, Ordering::Relaxed);
             tracing::info!(dropped, event_id = %frame.id, "disconnected subscribers that could not keep up");
         }
+        more.then_some(end)
     }
 
     /// Queues a heartbeat tick to every subscriber (never drops anyone for it).
@@ -326,7 +353,7 @@ impl Hub {
                 commit = commits.recv() => match commit {
                     Some(event) => {
                         self.metrics.events_appended.fetch_add(1, Ordering::Relaxed);
-                        self.fan_out(&Arc::new(Frame::encode(&event)));
+                        self.fan_out_cooperatively(&Arc::new(Frame::encode(&event))).await;
                     }
                     None => break,
                 },

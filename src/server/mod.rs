@@ -59,6 +59,27 @@ impl std::fmt::Debug for ServerState {
     }
 }
 
+/// Pending connections the kernel may queue. tokio's `TcpListener::bind` uses 128, which a
+/// reconnect storm (every desktop of an office after a server restart) overflows: each dropped
+/// SYN then waits a full second for its retry.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds a listening socket with a deep accept backlog.
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // Restart without waiting for the previous process's TIME_WAIT sockets. (On Linux this
+    // does not let two servers listen on one port.)
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// Runs the server on `listener` until `shutdown` resolves; then closes every stream and
 /// connection within about a second and returns.
 pub async fn serve(

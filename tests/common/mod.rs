@@ -59,7 +59,7 @@ impl TestServer {
             data_dir: Some(dir.path().to_owned()),
         };
         let config = ServerConfig::build(raw, &|_| None, &overrides).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tidings::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(tidings::server::serve(config, listener, async move {
