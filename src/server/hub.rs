@@ -69,10 +69,6 @@ pub enum SubscribeError {
     Closed,
 }
 
-/// Subscribers served per fan-out step before the hub yields (below tokio's local run queue
-/// of 256, so woken subscribers never spill into the global queue in one burst).
-const FAN_OUT_CHUNK: usize = 128;
-
 struct Slot {
     token: u64,
     selection: Arc<Selection>,
@@ -244,23 +240,14 @@ impl Hub {
     }
 
     /// Queues one frame to every subscriber that wants it; drops the ones that cannot take it.
+    ///
+    /// Done in one pass on purpose: yielding between chunks (tried, to let a waiting publish
+    /// answer through) made each subscriber wake once per event instead of once per burst,
+    /// and the extra writes cut delivery throughput by four (`docs/benchmarks.md`).
     pub fn fan_out(&self, frame: &Arc<Frame>) {
         let mut next = 0;
         while let Some(after) = self.fan_out_chunk(frame, next, usize::MAX) {
             next = after;
-        }
-    }
-
-    /// [`Hub::fan_out`] in chunks, yielding to the runtime between them: waking ten thousand
-    /// subscriber tasks at once would queue everything else (a publish request waiting for its
-    /// answer, say) behind them. A subscriber that registers mid-way either gets the frame here
-    /// or reads it from the log (it was committed before the fan-out began); its stream skips
-    /// duplicates by id either way.
-    pub async fn fan_out_cooperatively(&self, frame: &Arc<Frame>) {
-        let mut next = 0;
-        while let Some(after) = self.fan_out_chunk(frame, next, FAN_OUT_CHUNK) {
-            next = after;
-            tokio::task::yield_now().await;
         }
     }
 
@@ -353,7 +340,7 @@ impl Hub {
                 commit = commits.recv() => match commit {
                     Some(event) => {
                         self.metrics.events_appended.fetch_add(1, Ordering::Relaxed);
-                        self.fan_out_cooperatively(&Arc::new(Frame::encode(&event))).await;
+                        self.fan_out(&Arc::new(Frame::encode(&event)));
                     }
                     None => break,
                 },

@@ -47,6 +47,7 @@ pub async fn run(
     router: Router,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
+    api_runtime: tokio::runtime::Handle,
 ) {
     let mut connections = JoinSet::new();
     loop {
@@ -56,8 +57,9 @@ pub async fn run(
                     let state = Arc::clone(&state);
                     let router = router.clone();
                     let shutdown = shutdown.clone();
+                    let api_runtime = api_runtime.clone();
                     connections.spawn(async move {
-                        if let Err(error) = serve_connection(socket, state, router, shutdown).await {
+                        if let Err(error) = serve_connection(socket, state, router, shutdown, api_runtime).await {
                             tracing::debug!(%error, "connection ended with an error");
                         }
                     });
@@ -164,6 +166,7 @@ async fn serve_connection(
     state: Arc<ServerState>,
     router: Router,
     shutdown: watch::Receiver<bool>,
+    api_runtime: tokio::runtime::Handle,
 ) -> io::Result<()> {
     tune(&socket);
     let mut buffer = Vec::with_capacity(1024);
@@ -179,7 +182,12 @@ async fn serve_connection(
         drop(buffer);
         return serve_stream_fast(socket, &state, &head).await;
     }
-    serve_with_hyper(socket, buffer, router, shutdown).await
+    // Requests run on the API runtime, away from the stream tasks: when ten thousand
+    // subscribers wake for an event, a publish answer must not queue behind them.
+    api_runtime
+        .spawn(serve_with_hyper(socket, buffer, router, shutdown))
+        .await
+        .unwrap_or_else(|error| Err(io::Error::other(error)))
 }
 
 fn response_head(status: u16, reason: &str, content_type: &str, extra: &str) -> String {

@@ -114,12 +114,19 @@ pub async fn serve(
         tokio::spawn(Arc::clone(&hub).run(commit_rx, heartbeat, stopped(stop_rx.clone())));
     let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped(stop_rx.clone())));
     let router = api::router(Arc::clone(&state));
+    let api_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tidings-api")
+        .enable_all()
+        .build()
+        .context("starting the API runtime")?;
     let accept = tokio::spawn(listener::run(
         listener,
         Arc::clone(&state),
         router,
         stop_rx,
         SHUTDOWN_GRACE,
+        api_runtime.handle().clone(),
     ));
 
     shutdown.await;
@@ -130,6 +137,8 @@ pub async fn serve(
     let _ = maintenance.await;
     let _ = accept.await;
     log.detach_sink();
+    // Whatever is left there was already abandoned by the accept loop's grace period.
+    api_runtime.shutdown_background();
     Ok(())
 }
 
