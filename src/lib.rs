@@ -6,6 +6,9 @@
 //! - [`protocol`]: wire protocol v1, the types both sides share (events, ids, API bodies, SSE
 //!   framing). No I/O.
 //! - [`config`]: configuration layers (defaults < file < environment < flags), validated once.
+//! - [`sse`]: a spec-exact Server-Sent Events decoder for any SSE server.
+//! - [`client`]: the connection that never loses an event, the client state (store), the
+//!   offline cache and publishing. No GUI code.
 //! - `server` (feature `server`): the content server: event log (SQLite), hub (fan-out), HTTP
 //!   API, SSE streams, web ticker page.
 //! - [`cli`]: logging set-up and process plumbing shared by the binaries.
@@ -13,7 +16,9 @@
 //! `docs/protocol.md` documents the wire protocol; `docs/architecture.md` the design choices.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod sse;

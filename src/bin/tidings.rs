@@ -1,15 +1,409 @@
 //! `tidings`: the Tidings desktop app and client CLI.
 //!
-//! Until the desktop window lands, `tidings` runs the content server embedded, on a free
-//! loopback port with the default channels, and prints the address of its live web ticker.
+//! `tidings` with no command runs the content server embedded (until the desktop window lands)
+//! and prints the address of its live web ticker. `tail`, `publish` and `retract` talk to any
+//! Tidings server; `tail --raw` reads any SSE stream at all.
 
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Context as _;
-use tidings::config::ServerConfig;
-use tidings::config::server::Overrides;
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use tidings::client::connection::{self, ConnectionConfig, ConnectionEvent, ConnectionState};
+use tidings::client::publish::Publisher;
+use tidings::client::{decode_message, stream_url};
+use tidings::protocol::{AlertStatus, ChannelId, Event, ItemKey, PublishRequest, Severity};
+use tidings::sse::MessageEvent;
 
-async fn run() -> anyhow::Result<()> {
+/// News, weather and alerts pushed to your desktop.
+#[derive(Debug, Parser)]
+#[command(name = "tidings", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print events from a server's stream as they arrive.
+    Tail(TailArgs),
+    /// Publish an item (or an alert, on an alerts channel).
+    Publish(PublishArgs),
+    /// Retract an item or alert by key.
+    Retract(RetractArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// The Tidings server.
+    #[arg(long, env = "TIDINGS_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+}
+
+#[derive(Debug, Args)]
+struct TailArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Channels to follow, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    channels: Vec<String>,
+    /// Also follow the weather at LAT,LON (sent rounded to 0.1°).
+    #[arg(long, value_name = "LAT,LON")]
+    weather: Option<String>,
+    /// One JSON object per event instead of readable lines.
+    #[arg(long)]
+    json: bool,
+    /// Read any SSE URL and print each dispatched event as JSON {event, data, id}.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["channels", "weather", "json"])]
+    raw: Option<String>,
+    /// Stop when the stream ends instead of reconnecting.
+    #[arg(long)]
+    once: bool,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Reconnect when nothing arrived for this many seconds (default 45 for Tidings servers,
+    /// off for --raw).
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct AuthArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Publish token.
+    #[arg(long, env = "TIDINGS_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Channel id.
+    #[arg(long)]
+    channel: String,
+}
+
+#[derive(Debug, Args)]
+struct PublishArgs {
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// info, notice, warning or critical.
+    #[arg(long)]
+    severity: Option<String>,
+    /// Link to the full story (http or https).
+    #[arg(long)]
+    link: Option<String>,
+    /// Key; publishing the same key again updates the item.
+    #[arg(long)]
+    key: Option<String>,
+    /// When it goes away (RFC 3339, e.g. 2030-01-01T12:00:00Z).
+    #[arg(long)]
+    expires: Option<String>,
+    /// Alerts: mark the alert with this key as cancelled.
+    #[arg(long)]
+    cancel: bool,
+    /// Headline.
+    title: String,
+    /// Body text.
+    body: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RetractArgs {
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// The key of the item or alert.
+    key: String,
+}
+
+fn channel(text: &str) -> anyhow::Result<ChannelId> {
+    ChannelId::new(text).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn parse_header(text: &str) -> anyhow::Result<(String, String)> {
+    let (name, value) = text
+        .split_once(':')
+        .with_context(|| format!("header {text:?} is not `Name: value`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+fn describe(state: &ConnectionState) -> String {
+    match state {
+        ConnectionState::Connecting { attempt: 1 } => "connecting".to_owned(),
+        ConnectionState::Connecting { attempt } => format!("connecting (attempt {attempt})"),
+        ConnectionState::Live => "live".to_owned(),
+        ConnectionState::Retrying { delay, reason } => {
+            format!("retrying in {:.1} s: {reason}", delay.as_secs_f64())
+        }
+        ConnectionState::Offline { delay, reason } => format!(
+            "offline, retrying in {:.1} s: {reason}",
+            delay.as_secs_f64()
+        ),
+        ConnectionState::Unauthorized { status, reason } => {
+            format!("unauthorized ({status}): {reason}")
+        }
+        ConnectionState::Closed { reason } => format!("closed: {reason}"),
+    }
+}
+
+/// A readable line for a protocol event.
+fn readable(id: &str, event: &Event) -> String {
+    let time = chrono::Local::now().format("%H:%M:%S");
+    let body = match event {
+        Event::Item(item) => {
+            let marker = if item.severity > Severity::Info {
+                format!(" [{}]", item.severity.as_str())
+            } else {
+                String::new()
+            };
+            let link = item
+                .link
+                .as_deref()
+                .map(|l| format!("  <{l}>"))
+                .unwrap_or_default();
+            format!(
+                "{:<10} {}{marker}{link}",
+                item.channel.as_str(),
+                one_line(&item.title)
+            )
+        }
+        Event::Alert(alert) => {
+            let status = match alert.status {
+                AlertStatus::Active => "",
+                AlertStatus::Updated => " (updated)",
+                AlertStatus::Cancelled => " (cancelled)",
+            };
+            let area = alert
+                .area
+                .as_deref()
+                .map(|a| format!(" - {}", one_line(a)))
+                .unwrap_or_default();
+            format!(
+                "{:<10} ALERT {}: {}{area}{status}",
+                alert.channel.as_str(),
+                alert.severity.as_str().to_uppercase(),
+                one_line(&alert.title)
+            )
+        }
+        Event::Retract(retract) => format!(
+            "{:<10} retracted {} ({})",
+            retract.channel.as_str(),
+            retract.key,
+            retract.reason.as_deref().unwrap_or("no reason")
+        ),
+        Event::Weather(report) => format!(
+            "{:<10} {}: {:.1}{} {}, feels {:.1}{}",
+            report.channel.as_str(),
+            report.place.as_deref().unwrap_or(&report.cell),
+            report.current.temperature,
+            report.units.temperature,
+            report.current.condition.label,
+            report.current.apparent_temperature,
+            report.units.temperature
+        ),
+        Event::Channel(info) => format!(
+            "{:<10} channel \"{}\" ({})",
+            info.id.as_str(),
+            info.title,
+            info.health.status.as_str()
+        ),
+        Event::Gap(gap) => format!(
+            "{:<10} history lost, fresh snapshot follows: {}",
+            "-", gap.reason
+        ),
+    };
+    format!("{time} {body}  #{id}")
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
+    let raw = args.raw.is_some();
+    let url = match &args.raw {
+        Some(url) => url.clone(),
+        None => {
+            let channels = args
+                .channels
+                .iter()
+                .map(|c| channel(c))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let weather = match &args.weather {
+                Some(text) => {
+                    let (lat, lon) = text.split_once(',').context("--weather takes LAT,LON")?;
+                    Some((
+                        lat.trim().parse().context("latitude")?,
+                        lon.trim().parse().context("longitude")?,
+                    ))
+                }
+                None => None,
+            };
+            stream_url(&args.server.server, &channels, weather)
+        }
+    };
+    let mut config = ConnectionConfig::new(url);
+    config.reconnect = !args.once;
+    config.headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<anyhow::Result<_>>()?;
+    config.idle_timeout = match args.idle_timeout {
+        Some(0) => None,
+        Some(secs) => Some(Duration::from_secs(secs)),
+        None if raw => None,
+        None => config.idle_timeout,
+    };
+    let http =
+        connection::http_client(config.connect_timeout).context("building the HTTP client")?;
+    let (handle, mut events) = connection::spawn(config, http);
+    let mut stdout = std::io::stdout().lock();
+    let mut exit = ExitCode::SUCCESS;
+    loop {
+        let next = tokio::select! {
+            next = events.recv() => next,
+            () = tidings::cli::shutdown_signal() => {
+                handle.close();
+                break;
+            }
+        };
+        let Some(event) = next else { break };
+        match event {
+            ConnectionEvent::State(state) => {
+                eprintln!("tidings: {}", describe(&state));
+                match state {
+                    ConnectionState::Unauthorized { .. } => {
+                        exit = ExitCode::FAILURE;
+                        break;
+                    }
+                    ConnectionState::Closed { .. } => break,
+                    ConnectionState::Retrying { .. } | ConnectionState::Offline { .. }
+                        if args.once =>
+                    {
+                        exit = ExitCode::FAILURE;
+                    }
+                    _ => {}
+                }
+            }
+            ConnectionEvent::Message(message) => {
+                let line = if raw {
+                    raw_line(&message)
+                } else {
+                    protocol_line(&message, args.json)
+                };
+                let written =
+                    line.map(|line| writeln!(stdout, "{line}").and_then(|()| stdout.flush()));
+                if matches!(written, Some(Err(_))) {
+                    // stdout closed (e.g. piped into `head`): stop quietly.
+                    handle.close();
+                    break;
+                }
+            }
+        }
+    }
+    Ok(exit)
+}
+
+fn raw_line(message: &MessageEvent) -> Option<String> {
+    serde_json::to_string(&serde_json::json!({
+        "event": message.event_type,
+        "data": message.data,
+        "id": message.last_event_id,
+    }))
+    .ok()
+}
+
+fn protocol_line(message: &MessageEvent, json: bool) -> Option<String> {
+    match decode_message(message) {
+        Ok(Some((_, event))) if !json => Some(readable(&message.last_event_id, &event)),
+        Ok(Some(_)) => {
+            let data: serde_json::Value = serde_json::from_str(&message.data).ok()?;
+            serde_json::to_string(&serde_json::json!({
+                "event": message.event_type,
+                "id": message.last_event_id,
+                "data": data,
+            }))
+            .ok()
+        }
+        Ok(None) => None,
+        Err(error) => {
+            eprintln!("tidings: skipped an event: {error}");
+            None
+        }
+    }
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let severity =
+        match &args.severity {
+            Some(text) => Some(Severity::parse(text).with_context(|| {
+                format!("--severity must be one of {}", Severity::ALL.join(", "))
+            })?),
+            None => None,
+        };
+    let expires = match &args.expires {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .context("--expires must be an RFC 3339 time, e.g. 2030-01-01T12:00:00Z")?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let key = args
+        .key
+        .as_deref()
+        .map(ItemKey::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.cancel && key.is_none() {
+        bail!("--cancel needs the --key of the alert to cancel");
+    }
+    let request = PublishRequest {
+        title: args.title,
+        body: args.body,
+        link: args.link,
+        severity,
+        key,
+        expires,
+        status: args.cancel.then_some(AlertStatus::Cancelled),
+        area: None,
+        instruction: None,
+    };
+    let channel = channel(&args.auth.channel)?;
+    let http =
+        connection::http_client(Duration::from_secs(10)).context("building the HTTP client")?;
+    let publisher = Publisher::new(http, &args.auth.server.server, &args.auth.token);
+    let answer = publisher.publish(&channel, &request).await?;
+    println!(
+        "{} {}/{} as event {}",
+        if answer.updated {
+            "updated"
+        } else {
+            "published"
+        },
+        answer.channel,
+        answer.key,
+        answer.event_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retract(args: RetractArgs) -> anyhow::Result<ExitCode> {
+    let channel = channel(&args.auth.channel)?;
+    let key = ItemKey::new(args.key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let http =
+        connection::http_client(Duration::from_secs(10)).context("building the HTTP client")?;
+    let publisher = Publisher::new(http, &args.auth.server.server, &args.auth.token);
+    let answer = publisher.retract(&channel, &key).await?;
+    println!(
+        "retracted {}/{} as event {}",
+        answer.channel, answer.key, answer.event_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_embedded() -> anyhow::Result<ExitCode> {
+    use tidings::config::ServerConfig;
+    use tidings::config::server::Overrides;
     // The embedded server keeps its log apart from a standalone server's on the same machine.
     let data_dir = directories::ProjectDirs::from("org", "Tidings", "tidings")
         .map(|dirs| dirs.data_dir().join("embedded-server"))
@@ -27,11 +421,24 @@ async fn run() -> anyhow::Result<()> {
         .context("cannot open a loopback port for the embedded server")?;
     let address = listener.local_addr().context("reading the bound address")?;
     println!("Tidings is running. Open http://{address}/ for the live ticker; Ctrl-C quits.");
-    tidings::server::serve(config, listener, tidings::cli::shutdown_signal()).await
+    tidings::server::serve(config, listener, tidings::cli::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => run_embedded().await,
+        Some(Command::Tail(args)) => tail(args).await,
+        Some(Command::Publish(args)) => publish(args).await,
+        Some(Command::Retract(args)) => retract(args).await,
+    }
 }
 
 fn main() -> ExitCode {
-    tidings::cli::init_logging();
+    let cli = Cli::parse();
+    if cli.command.is_none() {
+        tidings::cli::init_logging();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tidings")
@@ -43,8 +450,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run()) {
-        Ok(()) => ExitCode::SUCCESS,
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
         Err(error) => {
             eprintln!("tidings: error: {error:#}");
             ExitCode::FAILURE

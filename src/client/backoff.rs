@@ -32,7 +32,11 @@ impl Backoff {
     /// Uses a fixed random seed (tests).
     #[must_use]
     pub fn with_seed(mut self, seed: u64) -> Self {
-        self.rng = Jitter(seed | 1);
+        // splitmix64, so that nearby seeds give unrelated sequences.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.rng = Jitter((z ^ (z >> 31)) | 1);
         self
     }
 
@@ -62,7 +66,9 @@ impl Backoff {
     /// server restart does not bring every client back in the same millisecond.
     pub fn after_healthy(&mut self) -> Duration {
         self.failures = 0;
-        self.rng.between(self.base.mul_f64(0.8), self.base).min(self.cap)
+        self.rng
+            .between(self.base.mul_f64(0.8), self.base)
+            .min(self.cap)
     }
 
     /// The wait after a failure: `base * 2^failures`, capped, then "equal jitter" (a random
@@ -114,12 +120,19 @@ mod tests {
 
     #[test]
     fn failures_grow_exponentially_with_jitter_and_are_capped() {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_seed(7);
+        let mut backoff =
+            Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_seed(7);
         let mut previous_high = Duration::ZERO;
         for failure in 0..10_u32 {
-            let high = Duration::from_secs(1).saturating_mul(1 << failure).min(Duration::from_secs(60));
+            let high = Duration::from_secs(1)
+                .saturating_mul(1 << failure)
+                .min(Duration::from_secs(60));
             let wait = backoff.after_failure();
-            assert!(wait >= high / 2 && wait <= high, "failure {failure}: {wait:?} not in {:?}..={high:?}", high / 2);
+            assert!(
+                wait >= high / 2 && wait <= high,
+                "failure {failure}: {wait:?} not in {:?}..={high:?}",
+                high / 2
+            );
             assert!(high >= previous_high);
             previous_high = high;
         }
@@ -129,12 +142,16 @@ mod tests {
 
     #[test]
     fn a_healthy_connection_resets_to_the_base() {
-        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60)).with_seed(3);
+        let mut backoff =
+            Backoff::new(Duration::from_millis(500), Duration::from_secs(60)).with_seed(3);
         for _ in 0..6 {
             backoff.after_failure();
         }
         let wait = backoff.after_healthy();
-        assert!(wait <= Duration::from_millis(500) && wait >= Duration::from_millis(400), "{wait:?}");
+        assert!(
+            wait <= Duration::from_millis(500) && wait >= Duration::from_millis(400),
+            "{wait:?}"
+        );
         assert_eq!(backoff.failures(), 0);
         let wait = backoff.after_failure();
         assert!(wait <= Duration::from_millis(500), "{wait:?}");
@@ -142,7 +159,8 @@ mod tests {
 
     #[test]
     fn the_server_retry_time_becomes_the_base() {
-        let mut backoff = Backoff::new(Duration::from_secs(3), Duration::from_secs(60)).with_seed(11);
+        let mut backoff =
+            Backoff::new(Duration::from_secs(3), Duration::from_secs(60)).with_seed(11);
         backoff.set_base(Duration::from_millis(100));
         let first = backoff.after_failure();
         let second = backoff.after_failure();

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -132,12 +134,20 @@ impl ConnectionHandle {
 
 /// Starts the connection on the current runtime. Events arrive on the returned receiver;
 /// the task ends after `Closed` or `Unauthorized`, or when the receiver is dropped.
-pub fn spawn(config: ConnectionConfig, http: reqwest::Client) -> (ConnectionHandle, mpsc::Receiver<ConnectionEvent>) {
+pub fn spawn(
+    config: ConnectionConfig,
+    http: reqwest::Client,
+) -> (ConnectionHandle, mpsc::Receiver<ConnectionEvent>) {
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let task = Runner::new(config, http, events_tx, commands_rx);
     tokio::spawn(task.run());
-    (ConnectionHandle { commands: commands_tx }, events_rx)
+    (
+        ConnectionHandle {
+            commands: commands_tx,
+        },
+        events_rx,
+    )
 }
 
 /// An HTTP client suited to long-lived streams: connect timeout, TCP keepalive, no total
@@ -203,7 +213,10 @@ impl Runner {
     }
 
     async fn report(&self, state: ConnectionState) -> bool {
-        self.events.send(ConnectionEvent::State(state)).await.is_ok()
+        self.events
+            .send(ConnectionEvent::State(state))
+            .await
+            .is_ok()
     }
 
     async fn run(mut self) {
@@ -270,22 +283,30 @@ impl Runner {
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         for (name, value) in &self.config.headers {
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
                 headers.insert(name, value);
             }
         }
         let last = self.decoder.last_event_id();
-        if !last.is_empty() {
-            if let Ok(value) = HeaderValue::try_from(last) {
-                headers.insert("last-event-id", value);
-            }
+        if let Some(value) = Some(last)
+            .filter(|l| !l.is_empty())
+            .and_then(|l| HeaderValue::try_from(l).ok())
+        {
+            headers.insert("last-event-id", value);
         }
         headers
     }
 
     async fn attempt(&mut self) -> Outcome {
         self.decoder.reset_connection();
-        let request = self.http.get(&self.config.url).headers(self.request_headers()).send();
+        let request = self
+            .http
+            .get(&self.config.url)
+            .headers(self.request_headers())
+            .send();
         let response = tokio::select! {
             response = request => response,
             command = self.commands.recv() => return self.command_outcome(command),
@@ -315,7 +336,9 @@ impl Runner {
             });
         }
         if status != StatusCode::OK {
-            let after = if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let after = if status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE
+            {
                 retry_after(response.headers())
             } else {
                 None
@@ -378,7 +401,10 @@ impl Runner {
                         // A silent link is not the server's fault: come back at the base time.
                         healthy: true,
                         offline: false,
-                        reason: format!("no data for {} s; the connection looks dead", idle.as_secs()),
+                        reason: format!(
+                            "no data for {} s; the connection looks dead",
+                            idle.as_secs()
+                        ),
                         after: None,
                     };
                 }
@@ -413,7 +439,12 @@ impl Runner {
             }
             for message in out.drain(..) {
                 delivered = true;
-                if self.events.send(ConnectionEvent::Message(message)).await.is_err() {
+                if self
+                    .events
+                    .send(ConnectionEvent::Message(message))
+                    .await
+                    .is_err()
+                {
                     return Outcome::Stop(ConnectionState::Closed {
                         reason: "nobody listens".to_owned(),
                     });
@@ -448,14 +479,20 @@ async fn error_message(response: reqwest::Response) -> String {
         return body.error.message;
     }
     let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if text.trim().is_empty() { "no details".to_owned() } else { text.trim().to_owned() }
+    if text.trim().is_empty() {
+        "no details".to_owned()
+    } else {
+        text.trim().to_owned()
+    }
 }
 
 /// The error chain in one line, without the URL (it may carry tokens).
 fn describe_error(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
-        text = text.replace(&format!(" ({url})"), "").replace(url.as_str(), "the server");
+        text = text
+            .replace(&format!(" ({url})"), "")
+            .replace(url.as_str(), "the server");
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

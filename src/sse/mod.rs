@@ -179,7 +179,8 @@ impl Decoder {
                 Some(_) => {
                     // Not a BOM: the bytes held back so far are ordinary content.
                     self.bom_seen = None;
-                    self.line.extend_from_slice(BOM.get(..seen).unwrap_or_default());
+                    self.line
+                        .extend_from_slice(BOM.get(..seen).unwrap_or_default());
                     return bytes;
                 }
             }
@@ -211,7 +212,11 @@ impl Decoder {
         result
     }
 
-    fn process_line(&mut self, line: &[u8], out: &mut Vec<MessageEvent>) -> Result<(), DecodeError> {
+    fn process_line(
+        &mut self,
+        line: &[u8],
+        out: &mut Vec<MessageEvent>,
+    ) -> Result<(), DecodeError> {
         if line.is_empty() {
             self.dispatch(out);
             return Ok(());
@@ -238,20 +243,16 @@ impl Decoder {
                 self.data.push_str(&String::from_utf8_lossy(value));
                 self.data.push('\n');
             }
-            b"id" => {
-                if !value.contains(&0) {
-                    self.id_buffer = String::from_utf8_lossy(value).into_owned();
-                }
+            b"id" if !value.contains(&0) => {
+                self.id_buffer = String::from_utf8_lossy(value).into_owned();
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    // Absurdly long digit strings saturate instead of being ignored.
-                    let millis = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|text| text.parse::<u64>().ok())
-                        .unwrap_or(u64::MAX);
-                    self.retry_millis = Some(millis);
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                // Absurdly long digit strings saturate instead of being ignored.
+                let millis = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|text| text.parse::<u64>().ok())
+                    .unwrap_or(u64::MAX);
+                self.retry_millis = Some(millis);
             }
             _ => {}
         }

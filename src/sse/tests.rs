@@ -40,7 +40,10 @@ fn events(input: &str) -> Vec<MessageEvent> {
 #[test]
 fn spec_example_stock_ticker_data_lines_join_with_lf() {
     // "data: YHOO\ndata: +2\ndata: 10\n\n" dispatches "YHOO\n+2\n10".
-    assert_eq!(events("data: YHOO\ndata: +2\ndata: 10\n\n"), [event("message", "YHOO\n+2\n10", "")]);
+    assert_eq!(
+        events("data: YHOO\ndata: +2\ndata: 10\n\n"),
+        [event("message", "YHOO\n+2\n10", "")]
+    );
 }
 
 #[test]
@@ -50,7 +53,10 @@ fn spec_example_comments_ids_and_final_block_without_blank_line() {
     // the last event ID to the empty string.
     assert_eq!(
         events(input),
-        [event("message", "first event", "1"), event("message", "second event", "")]
+        [
+            event("message", "first event", "1"),
+            event("message", "second event", "")
+        ]
     );
 }
 
@@ -66,17 +72,33 @@ fn spec_example_empty_data_and_trailing_newline() {
 fn spec_example_one_leading_space_is_stripped() {
     assert_eq!(
         events("data:test\n\ndata: test\n\ndata:  test\n\n"),
-        [event("message", "test", ""), event("message", "test", ""), event("message", " test", "")]
+        [
+            event("message", "test", ""),
+            event("message", "test", ""),
+            event("message", " test", "")
+        ]
     );
 }
 
 #[test]
 fn line_ends_crlf_lf_and_cr_all_work_and_mix() {
     let expected = [event("a", "1", "x"), event("b", "2", "x")];
-    assert_eq!(events("event: a\r\nid: x\r\ndata: 1\r\n\r\nevent: b\r\ndata: 2\r\n\r\n"), expected);
-    assert_eq!(events("event: a\nid: x\ndata: 1\n\nevent: b\ndata: 2\n\n"), expected);
-    assert_eq!(events("event: a\rid: x\rdata: 1\r\revent: b\rdata: 2\r\r"), expected);
-    assert_eq!(events("event: a\rid: x\r\ndata: 1\n\revent: b\r\ndata: 2\r\n\n"), expected);
+    assert_eq!(
+        events("event: a\r\nid: x\r\ndata: 1\r\n\r\nevent: b\r\ndata: 2\r\n\r\n"),
+        expected
+    );
+    assert_eq!(
+        events("event: a\nid: x\ndata: 1\n\nevent: b\ndata: 2\n\n"),
+        expected
+    );
+    assert_eq!(
+        events("event: a\rid: x\rdata: 1\r\revent: b\rdata: 2\r\r"),
+        expected
+    );
+    assert_eq!(
+        events("event: a\rid: x\r\ndata: 1\n\revent: b\r\ndata: 2\r\n\n"),
+        expected
+    );
 }
 
 #[test]
@@ -99,9 +121,15 @@ fn crlf_split_across_reads_is_one_line_end() {
 fn one_leading_bom_is_stripped_even_split_but_only_one() {
     assert_eq!(events("\u{FEFF}data: x\n\n"), [event("message", "x", "")]);
     // A second BOM is part of the first line: a field named "\u{FEFF}data", ignored.
-    assert_eq!(events("\u{FEFF}\u{FEFF}data: x\n\ndata: y\n\n"), [event("message", "y", "")]);
+    assert_eq!(
+        events("\u{FEFF}\u{FEFF}data: x\n\ndata: y\n\n"),
+        [event("message", "y", "")]
+    );
     // A BOM later in the stream is ordinary content.
-    assert_eq!(events("data: \u{FEFF}x\n\n"), [event("message", "\u{FEFF}x", "")]);
+    assert_eq!(
+        events("data: \u{FEFF}x\n\n"),
+        [event("message", "\u{FEFF}x", "")]
+    );
     // Bytes that start like a BOM but are not one are kept.
     let (out, _) = decode(b"\xEF\xBBdata: x\n\ndata: y\n\n");
     assert_eq!(out, [event("message", "y", "")]);
@@ -118,7 +146,10 @@ fn comments_and_unknown_fields_are_ignored_and_names_are_case_sensitive() {
 #[test]
 fn a_line_without_colon_is_a_field_with_empty_value() {
     // "data" alone appends an empty line; "event" alone sets the type to "" (message).
-    assert_eq!(events("event: x\nevent\ndata\ndata\n\n"), [event("message", "\n", "")]);
+    assert_eq!(
+        events("event: x\nevent\ndata\ndata\n\n"),
+        [event("message", "\n", "")]
+    );
 }
 
 #[test]
@@ -134,14 +165,22 @@ fn event_type_resets_after_each_dispatch() {
         [event("a", "1", ""), event("message", "2", "")]
     );
     // Also when the event had no data (nothing dispatched).
-    assert_eq!(events("event: a\n\ndata: 2\n\n"), [event("message", "2", "")]);
+    assert_eq!(
+        events("event: a\n\ndata: 2\n\n"),
+        [event("message", "2", "")]
+    );
 }
 
 #[test]
 fn ids_persist_across_events_and_nul_ids_are_ignored() {
     assert_eq!(
         events("id: 7\ndata: a\n\ndata: b\n\nid: 8\u{0}\ndata: c\n\nid: 9\ndata: d\n\n"),
-        [event("message", "a", "7"), event("message", "b", "7"), event("message", "c", "7"), event("message", "d", "9")]
+        [
+            event("message", "a", "7"),
+            event("message", "b", "7"),
+            event("message", "c", "7"),
+            event("message", "d", "9")
+        ]
     );
 }
 
@@ -160,7 +199,14 @@ fn retry_needs_only_ascii_digits_and_dispatches_nothing() {
     let (out, decoder) = decode(b"retry: 2500\n\n");
     assert!(out.is_empty());
     assert_eq!(decoder.retry_millis(), Some(2500));
-    for ignored in ["retry: 25x\n", "retry: -1\n", "retry: 1.5\n", "retry:\n", "retry: \u{0661}\n", "retry:  10\n"] {
+    for ignored in [
+        "retry: 25x\n",
+        "retry: -1\n",
+        "retry: 1.5\n",
+        "retry:\n",
+        "retry: \u{0661}\n",
+        "retry:  10\n",
+    ] {
         let (_, decoder) = decode(format!("retry: 100\n{ignored}\n").as_bytes());
         assert_eq!(decoder.retry_millis(), Some(100), "{ignored:?}");
     }
@@ -172,10 +218,21 @@ fn retry_needs_only_ascii_digits_and_dispatches_nothing() {
 fn pending_data_is_discarded_at_end_of_stream_and_on_reconnect() {
     let mut decoder = Decoder::default();
     let mut out = Vec::new();
-    decoder.feed(b"id: 5\ndata: done\n\nevent: x\nid: 6\ndata: half", &mut out).unwrap();
+    decoder
+        .feed(
+            b"id: 5\ndata: done\n\nevent: x\nid: 6\ndata: half",
+            &mut out,
+        )
+        .unwrap();
     decoder.reset_connection();
     decoder.feed(b"data: fresh\n\n", &mut out).unwrap();
-    assert_eq!(out, [event("message", "done", "5"), event("message", "fresh", "5")]);
+    assert_eq!(
+        out,
+        [
+            event("message", "done", "5"),
+            event("message", "fresh", "5")
+        ]
+    );
 }
 
 #[test]
@@ -191,18 +248,22 @@ fn invalid_utf8_becomes_replacement_characters() {
 fn limits_end_the_stream_with_an_error_instead_of_growing() {
     let limits = Limits {
         max_line_bytes: 16,
-        max_event_bytes: 24,
+        max_event_bytes: 20,
     };
     let mut decoder = Decoder::new(limits);
     let mut out = Vec::new();
     let error = decoder.feed(&[b'x'; 17], &mut out).unwrap_err();
     assert_eq!(error, DecodeError::LineTooLong { limit: 16 });
     let mut decoder = Decoder::new(limits);
-    let error = decoder.feed(b"data: 0123456789\ndata: 0123456789\n", &mut out).unwrap_err();
-    assert_eq!(error, DecodeError::EventTooLarge { limit: 24 });
+    let error = decoder
+        .feed(b"data: 0123456789\ndata: 0123456789\n", &mut out)
+        .unwrap_err();
+    assert_eq!(error, DecodeError::EventTooLarge { limit: 20 });
     // Byte by byte the same.
     let mut decoder = Decoder::new(limits);
-    let result: Result<(), DecodeError> = [b'y'; 40].chunks(1).try_for_each(|byte| decoder.feed(byte, &mut out));
+    let result: Result<(), DecodeError> = [b'y'; 40]
+        .chunks(1)
+        .try_for_each(|byte| decoder.feed(byte, &mut out));
     assert_eq!(result.unwrap_err(), DecodeError::LineTooLong { limit: 16 });
 }
 
@@ -230,7 +291,11 @@ fn a_sixteen_mebibyte_data_line_decodes_quickly_in_small_reads() {
     }
     // Generous even for an unoptimised build on a loaded machine; quadratic work would take
     // minutes. The real figure is in docs/benchmarks.md.
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].data.len(), 16 * 1024 * 1024);
 }

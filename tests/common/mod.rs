@@ -53,13 +53,18 @@ impl TestServer {
 
     /// Starts a server on an existing data directory.
     pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> Self {
+        Self::start_at(dir, "127.0.0.1:0".parse().unwrap(), extra).await
+    }
+
+    /// Starts a server on an existing data directory and a given address (a restart).
+    pub async fn start_at(dir: tempfile::TempDir, addr: SocketAddr, extra: &str) -> Self {
         let raw = ServerConfig::parse(&config_text(extra), Path::new("test.toml")).unwrap();
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.path().to_owned()),
         };
         let config = ServerConfig::build(raw, &|_| None, &overrides).unwrap();
-        let listener = tidings::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = tidings::server::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(tidings::server::serve(config, listener, async move {

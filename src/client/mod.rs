@@ -1,0 +1,90 @@
+//! The client half below the GUI: the connection that never loses an event, the state it
+//! feeds, the offline cache, and publishing. No egui here; the desktop app and the CLI
+//! (`tidings tail`, `tidings publish`) both build on it.
+//!
+//! - [`connection`]: one SSE connection with reconnection, backoff and a watchdog.
+//! - [`store`]: the pure client state, fed protocol events, reporting changes.
+//! - [`cache`]: the store and last event id on disk, written atomically.
+//! - [`publish`]: the publish and retract API, with clear errors.
+
+pub mod backoff;
+pub mod cache;
+pub mod connection;
+pub mod publish;
+pub mod store;
+
+use crate::protocol::{ChannelId, DecodeError, Event, EventId};
+use crate::sse::MessageEvent;
+
+/// The stream URL of a Tidings server for some channels (all when empty) and an optional
+/// weather location (sent rounded to the 0.1° cell, about 11 km: the server needs no more).
+#[must_use]
+pub fn stream_url(server: &str, channels: &[ChannelId], weather: Option<(f64, f64)>) -> String {
+    let mut url = format!("{}/v1/stream", server.trim_end_matches('/'));
+    let mut query = Vec::new();
+    if !channels.is_empty() {
+        let list: Vec<&str> = channels.iter().map(ChannelId::as_str).collect();
+        query.push(format!("channels={}", list.join(",")));
+    }
+    if let Some((lat, lon)) = weather {
+        query.push(format!(
+            "weather={:.1},{:.1}",
+            (lat * 10.0).round() / 10.0,
+            (lon * 10.0).round() / 10.0
+        ));
+    }
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(&query.join("&"));
+    }
+    url
+}
+
+/// Interprets a dispatched SSE message as a protocol event. `Ok(None)` for event types this
+/// version does not know (they are skipped, as the protocol asks).
+pub fn decode_message(
+    message: &MessageEvent,
+) -> Result<Option<(Option<EventId>, Event)>, DecodeError> {
+    let event_id = message.last_event_id.parse().ok();
+    Ok(Event::decode(&message.event_type, &message.data)?.map(|event| (event_id, event)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_urls() {
+        let channels = [
+            ChannelId::new("world").unwrap(),
+            ChannelId::new("tech").unwrap(),
+        ];
+        assert_eq!(stream_url("http://h:1/", &[], None), "http://h:1/v1/stream");
+        assert_eq!(
+            stream_url("http://h:1", &channels, Some((52.5219, 13.4132))),
+            "http://h:1/v1/stream?channels=world,tech&weather=52.5,13.4"
+        );
+    }
+
+    #[test]
+    fn messages_decode_to_events_and_unknown_types_are_skipped() {
+        let message = MessageEvent {
+            event_type: "retract".into(),
+            data: r#"{"channel":"w","key":"k"}"#.into(),
+            last_event_id: "5-1".into(),
+        };
+        let (id, event) = decode_message(&message).unwrap().unwrap();
+        assert_eq!(id, Some(EventId::new(5, 1)));
+        assert_eq!(event.name(), "retract");
+        let unknown = MessageEvent {
+            event_type: "poll".into(),
+            ..message.clone()
+        };
+        assert!(decode_message(&unknown).unwrap().is_none());
+        let broken = MessageEvent {
+            data: "{".into(),
+            ..message
+        };
+        assert!(decode_message(&broken).is_err());
+    }
+}

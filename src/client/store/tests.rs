@@ -1,0 +1,270 @@
+//! Store updates: upserts, retracts, de-duplication, alert lifecycle, bounds, read state.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+use crate::protocol::{Gap, Health, Retract};
+
+fn ch(id: &str) -> ChannelId {
+    ChannelId::new(id).unwrap()
+}
+
+fn key(k: &str) -> ItemKey {
+    ItemKey::new(k).unwrap()
+}
+
+fn id(n: u64) -> Option<EventId> {
+    Some(EventId::new(1_000 + n, 0))
+}
+
+fn item(channel: &str, k: &str, title: &str, minute: i64) -> Event {
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap() + Duration::minutes(minute);
+    Event::Item(Item {
+        channel: ch(channel),
+        key: key(k),
+        title: title.into(),
+        body: None,
+        link: None,
+        source: None,
+        image: None,
+        severity: Severity::Info,
+        published: at,
+        updated: at,
+        expires: None,
+    })
+}
+
+fn alert(k: &str, severity: Severity, status: AlertStatus) -> Event {
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+    Event::Alert(Alert {
+        channel: ch("alerts"),
+        key: key(k),
+        status,
+        severity,
+        title: "Storm".into(),
+        event: None,
+        body: None,
+        instruction: None,
+        area: None,
+        link: None,
+        source: None,
+        onset: None,
+        published: at,
+        updated: at,
+        expires: None,
+    })
+}
+
+fn titles(store: &Store, channel: &str) -> Vec<String> {
+    store
+        .channel(&ch(channel))
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| s.item.title.clone())
+        .collect()
+}
+
+#[test]
+fn items_upsert_by_key_newest_first() {
+    let mut store = Store::default();
+    assert!(matches!(
+        store.apply(id(1), item("w", "a", "A", 1)).as_slice(),
+        [Change::ItemAdded { .. }]
+    ));
+    store.apply(id(2), item("w", "b", "B", 2));
+    assert_eq!(titles(&store, "w"), ["B", "A"]);
+    let changes = store.apply(id(3), item("w", "a", "A2", 1));
+    assert_eq!(
+        changes,
+        [Change::ItemUpdated {
+            channel: ch("w"),
+            key: key("a"),
+            title_changed: true
+        }]
+    );
+    assert_eq!(
+        titles(&store, "w"),
+        ["B", "A2"],
+        "an update replaces in place"
+    );
+}
+
+#[test]
+fn duplicates_and_stale_events_change_nothing() {
+    let mut store = Store::default();
+    store.apply(id(5), item("w", "a", "A5", 1));
+    assert!(
+        store.apply(id(5), item("w", "a", "A5", 1)).is_empty(),
+        "same event again"
+    );
+    assert!(
+        store.apply(id(4), item("w", "a", "A4", 1)).is_empty(),
+        "older version"
+    );
+    assert_eq!(titles(&store, "w"), ["A5"]);
+    // A stale retract does not remove a newer version.
+    let retract = Event::Retract(Retract {
+        channel: ch("w"),
+        key: key("a"),
+        kind: RetractKind::Item,
+        reason: None,
+    });
+    assert!(store.apply(id(3), retract.clone()).is_empty());
+    assert_eq!(
+        store.apply(id(6), retract.clone()),
+        [Change::ItemRemoved {
+            channel: ch("w"),
+            key: key("a")
+        }]
+    );
+    assert!(
+        store.apply(id(7), retract).is_empty(),
+        "removing twice is nothing"
+    );
+}
+
+#[test]
+fn alerts_follow_their_lifecycle() {
+    let mut store = Store::default();
+    assert!(matches!(
+        store
+            .apply(id(1), alert("s", Severity::Warning, AlertStatus::Active))
+            .as_slice(),
+        [Change::AlertRaised {
+            severity: Severity::Warning,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        store
+            .apply(id(2), alert("s", Severity::Critical, AlertStatus::Updated))
+            .as_slice(),
+        [Change::AlertUpdated {
+            escalated: true,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        store
+            .apply(
+                id(3),
+                alert("s", Severity::Critical, AlertStatus::Cancelled)
+            )
+            .as_slice(),
+        [Change::AlertCancelled { .. }]
+    ));
+    assert_eq!(
+        store.alerts().len(),
+        1,
+        "cancelled alerts stay visible until retracted"
+    );
+    let retract = Event::Retract(Retract {
+        channel: ch("alerts"),
+        key: key("s"),
+        kind: RetractKind::Alert,
+        reason: Some("expired".into()),
+    });
+    assert!(matches!(
+        store.apply(id(4), retract).as_slice(),
+        [Change::AlertRemoved { .. }]
+    ));
+    assert!(store.alerts().is_empty());
+}
+
+#[test]
+fn channels_are_bounded_keeping_the_newest() {
+    let mut store = Store::new(3);
+    for n in 0..5 {
+        store.apply(
+            id(n),
+            item(
+                "w",
+                &format!("k{n}"),
+                &format!("T{n}"),
+                i64::try_from(n).unwrap(),
+            ),
+        );
+    }
+    assert_eq!(titles(&store, "w"), ["T4", "T3", "T2"]);
+    // An item older than everything kept is not shown (and not reported).
+    assert!(store.apply(id(9), item("w", "old", "Old", -100)).is_empty());
+}
+
+#[test]
+fn read_state_survives_updates_without_title_change_and_resets() {
+    let mut store = Store::default();
+    store.apply(id(1), item("w", "a", "A", 1));
+    store.apply(id(2), item("w", "b", "B", 2));
+    assert_eq!(store.channel(&ch("w")).unwrap().unread(), 2);
+    store.set_read(&ch("w"), &key("a"), true);
+    assert_eq!(store.channel(&ch("w")).unwrap().unread(), 1);
+    // Same title: still read. New title: unread again.
+    store.apply(id(3), item("w", "a", "A", 1));
+    assert_eq!(store.channel(&ch("w")).unwrap().unread(), 1);
+    store.mark_channel_read(&ch("w"));
+    assert_eq!(store.channel(&ch("w")).unwrap().unread(), 0);
+    // A gap clears content; the snapshot that follows brings items back still read.
+    assert_eq!(
+        store.apply(
+            None,
+            Event::Gap(Gap {
+                requested: EventId::new(1, 0),
+                oldest: None,
+                reason: String::new()
+            })
+        ),
+        [Change::Reset]
+    );
+    assert!(titles(&store, "w").is_empty());
+    store.apply(id(1), item("w", "a", "A", 1));
+    assert_eq!(
+        store.channel(&ch("w")).unwrap().unread(),
+        0,
+        "read marks outlive a reset"
+    );
+}
+
+#[test]
+fn channel_info_changes_are_reported_once() {
+    let mut store = Store::default();
+    let info = ChannelInfo {
+        id: ch("w"),
+        title: "World".into(),
+        description: String::new(),
+        colour: "#ffffff".into(),
+        kind: crate::protocol::ChannelKind::News,
+        health: Health::default(),
+        updated: None,
+    };
+    assert_eq!(
+        store.apply(id(1), Event::Channel(info.clone())),
+        [Change::Channel { channel: ch("w") }]
+    );
+    assert!(store.apply(id(2), Event::Channel(info)).is_empty());
+}
+
+#[test]
+fn expired_entries_are_removed_locally() {
+    let mut store = Store::default();
+    let Event::Item(mut expiring) = item("w", "sale", "Sale", 1) else {
+        unreachable!()
+    };
+    expiring.expires = Some(Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap());
+    store.apply(id(1), Event::Item(expiring));
+    store.apply(id(2), item("w", "news", "News", 2));
+    assert!(
+        store
+            .remove_expired(Utc.with_ymd_and_hms(2026, 11, 27, 9, 59, 0).unwrap())
+            .is_empty()
+    );
+    let gone = store.remove_expired(Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap());
+    assert_eq!(
+        gone,
+        [Change::ItemRemoved {
+            channel: ch("w"),
+            key: key("sale")
+        }]
+    );
+    assert_eq!(titles(&store, "w"), ["News"]);
+}

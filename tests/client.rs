@@ -1,0 +1,478 @@
+//! The client connection against real servers on loopback: a scripted raw-TCP SSE server
+//! (exact bytes, drops, statuses, silence), and the Tidings server restarted mid-stream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use tidings::client::connection::{
+    self, ConnectionConfig, ConnectionEvent, ConnectionHandle, ConnectionState,
+};
+use tidings::sse::MessageEvent;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+
+/// What one scripted connection does.
+#[derive(Clone)]
+enum Step {
+    /// Write these bytes.
+    Send(&'static [u8]),
+    /// Wait.
+    Pause(Duration),
+    /// Close the connection.
+    Close,
+    /// Keep the connection open and silent until the client goes away.
+    Hang,
+}
+
+const OK_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n";
+
+/// A raw-TCP server playing one script per accepted connection, recording each request head
+/// and when it arrived.
+struct Scripted {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+impl Scripted {
+    async fn start(scripts: Vec<Vec<Step>>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        tokio::spawn(async move {
+            for script in scripts {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buffer = [0_u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let Ok(n) = socket.read(&mut buffer).await else {
+                        break;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    head.extend_from_slice(&buffer[..n]);
+                }
+                log.lock()
+                    .unwrap()
+                    .push((Instant::now(), String::from_utf8_lossy(&head).into_owned()));
+                for step in script {
+                    match step {
+                        Step::Send(bytes) => {
+                            if socket.write_all(bytes).await.is_err() {
+                                break;
+                            }
+                        }
+                        Step::Pause(wait) => tokio::time::sleep(wait).await,
+                        Step::Close => break,
+                        Step::Hang => {
+                            let _ = socket.read(&mut buffer).await;
+                        }
+                    }
+                }
+                drop(socket);
+            }
+        });
+        Self { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/events", self.addr)
+    }
+
+    fn requests(&self) -> Vec<(Instant, String)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+    request.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+fn quick_config(url: String) -> ConnectionConfig {
+    let mut config = ConnectionConfig::new(url);
+    config.default_retry = Duration::from_millis(50);
+    config.max_backoff = Duration::from_secs(5);
+    config
+}
+
+fn start(config: ConnectionConfig) -> (ConnectionHandle, mpsc::Receiver<ConnectionEvent>) {
+    connection::spawn(
+        config,
+        connection::http_client(Duration::from_secs(5)).unwrap(),
+    )
+}
+
+/// Collects reports until `stop` says so (or the wait runs out).
+async fn collect(
+    events: &mut mpsc::Receiver<ConnectionEvent>,
+    stop: impl Fn(&[ConnectionEvent]) -> bool,
+) -> Vec<ConnectionEvent> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !stop(&seen) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) => seen.push(event),
+            Ok(None) => break,
+            Err(_) => panic!("timed out; seen so far: {seen:#?}"),
+        }
+    }
+    seen
+}
+
+fn messages(events: &[ConnectionEvent]) -> Vec<MessageEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ConnectionEvent::Message(m) => Some(m.clone()),
+            ConnectionEvent::State(_) => None,
+        })
+        .collect()
+}
+
+fn states(events: &[ConnectionEvent]) -> Vec<ConnectionState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ConnectionEvent::State(s) => Some(s.clone()),
+            ConnectionEvent::Message(_) => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn retry_is_honoured_and_last_event_id_is_sent_on_reconnect() {
+    let server = Scripted::start(vec![
+        // Exact chunks: a BOM, a CRLF split across writes, a CR at the end of a write.
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"\xEF\xBB"),
+            Step::Pause(Duration::from_millis(20)),
+            Step::Send(b"\xBFretry: 300\r"),
+            Step::Pause(Duration::from_millis(20)),
+            Step::Send(b"\nid: 7\r\ndata: first\r"),
+            Step::Pause(Duration::from_millis(20)),
+            Step::Send(b"\n\r\nevent: partial\ndata: lost"),
+            Step::Close,
+        ],
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"data: second\n\n"),
+            Step::Hang,
+        ],
+    ])
+    .await;
+    let (handle, mut events) = start(quick_config(server.url()));
+    let seen = collect(&mut events, |seen| messages(seen).len() >= 2).await;
+    let got = messages(&seen);
+    assert_eq!(
+        (got[0].data.as_str(), got[0].last_event_id.as_str()),
+        ("first", "7")
+    );
+    assert_eq!(
+        (got[1].data.as_str(), got[1].last_event_id.as_str()),
+        ("second", "7")
+    );
+    let requests = server.requests();
+    assert_eq!(header(&requests[0].1, "last-event-id"), None);
+    assert_eq!(header(&requests[1].1, "last-event-id"), Some("7"));
+    assert_eq!(header(&requests[1].1, "accept"), Some("text/event-stream"));
+    // The server asked for 300 ms; the first connection was healthy, so that is the wait.
+    let gap = requests[1].0 - requests[0].0;
+    assert!(
+        gap >= Duration::from_millis(200) && gap < Duration::from_millis(1500),
+        "{gap:?}"
+    );
+    assert!(
+        states(&seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    );
+    handle.close();
+}
+
+#[tokio::test]
+async fn backoff_grows_on_failures_then_resets_after_a_good_connection() {
+    let error = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n";
+    let server = Scripted::start(vec![
+        vec![Step::Send(error)],
+        vec![Step::Send(error)],
+        vec![Step::Send(error)],
+        vec![Step::Send(error)],
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"id: 1\ndata: ok\n\n"),
+            Step::Close,
+        ],
+        vec![Step::Send(OK_HEAD), Step::Hang],
+    ])
+    .await;
+    let mut config = quick_config(server.url());
+    config.default_retry = Duration::from_millis(100);
+    let (handle, mut events) = start(config);
+    let seen = collect(&mut events, |seen| {
+        seen.iter()
+            .filter(|e| matches!(e, ConnectionEvent::State(ConnectionState::Live)))
+            .count()
+            >= 2
+    })
+    .await;
+    let delays: Vec<Duration> = states(&seen)
+        .into_iter()
+        .filter_map(|s| match s {
+            ConnectionState::Retrying { delay, .. } => Some(delay),
+            _ => None,
+        })
+        .collect();
+    // Four failures: waits in [50,100], [100,200], [200,400], [400,800] ms; then after the
+    // healthy connection, back to about the base.
+    assert_eq!(delays.len(), 5, "{delays:?}");
+    for (failure, delay) in delays.iter().take(4).enumerate() {
+        let high = Duration::from_millis(100 << failure);
+        assert!(
+            *delay >= high / 2 && *delay <= high,
+            "failure {failure}: {delay:?}"
+        );
+    }
+    assert!(delays[3] > delays[0]);
+    assert!(
+        delays[4] <= Duration::from_millis(100),
+        "reset after a good connection: {:?}",
+        delays[4]
+    );
+    let requests = server.requests();
+    assert_eq!(header(&requests[5].1, "last-event-id"), Some("1"));
+    handle.close();
+}
+
+#[tokio::test]
+async fn no_content_stops_for_good() {
+    let server = Scripted::start(vec![vec![Step::Send(b"HTTP/1.1 204 No Content\r\n\r\n")]]).await;
+    let (_handle, mut events) = start(quick_config(server.url()));
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Closed { .. }))
+    })
+    .await;
+    assert!(
+        matches!(states(&seen).last(), Some(ConnectionState::Closed { reason }) if reason.contains("204"))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.requests().len(), 1, "no reconnect after 204");
+    assert!(events.recv().await.is_none(), "the connection task ended");
+}
+
+#[tokio::test]
+async fn unauthorized_stops_with_the_servers_reason() {
+    let body = br#"{"error":{"code":"unauthorized","message":"token revoked"}}"#;
+    let mut response =
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: ".to_vec();
+    response.extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
+    response.extend_from_slice(body);
+    let response: &'static [u8] = Box::leak(response.into_boxed_slice());
+    let server = Scripted::start(vec![vec![Step::Send(response)]]).await;
+    let (_handle, mut events) = start(quick_config(server.url()));
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Unauthorized { .. }))
+    })
+    .await;
+    assert_eq!(
+        states(&seen).last(),
+        Some(&ConnectionState::Unauthorized {
+            status: 401,
+            reason: "token revoked".into()
+        })
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.requests().len(), 1, "no reconnect after 401");
+}
+
+#[tokio::test]
+async fn watchdog_fires_on_a_silent_half_open_connection() {
+    let server = Scripted::start(vec![
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"id: 3\ndata: then silence\n\n"),
+            Step::Hang,
+        ],
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"data: back\n\n"),
+            Step::Hang,
+        ],
+    ])
+    .await;
+    let mut config = quick_config(server.url());
+    config.idle_timeout = Some(Duration::from_millis(400));
+    let (handle, mut events) = start(config);
+    let started = Instant::now();
+    let seen = collect(&mut events, |seen| messages(seen).len() >= 2).await;
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert!(
+        states(&seen).iter().any(
+            |s| matches!(s, ConnectionState::Retrying { reason, .. } if reason.contains("no data"))
+        ),
+        "{seen:#?}"
+    );
+    assert_eq!(header(&server.requests()[1].1, "last-event-id"), Some("3"));
+    handle.close();
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_reconnect_now_skips_the_wait() {
+    let busy = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 30\r\ncontent-length: 0\r\n\r\n";
+    let server = Scripted::start(vec![
+        vec![Step::Send(busy)],
+        vec![Step::Send(OK_HEAD), Step::Send(b"data: in\n\n"), Step::Hang],
+    ])
+    .await;
+    let (handle, mut events) = start(quick_config(server.url()));
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    })
+    .await;
+    assert!(
+        matches!(states(&seen).last(), Some(ConnectionState::Retrying { delay, .. }) if *delay == Duration::from_secs(30))
+    );
+    // The network came back: no need to sit out the 30 s.
+    handle.reconnect_now();
+    let seen = collect(&mut events, |seen| !messages(seen).is_empty()).await;
+    assert_eq!(messages(&seen)[0].data, "in");
+    handle.close();
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_offline_and_not_a_stream_is_retried() {
+    // Nothing listens on this port.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (handle, mut events) = start(quick_config(format!("http://{free}/x")));
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Offline { .. }))
+    })
+    .await;
+    assert!(matches!(
+        states(&seen).last(),
+        Some(ConnectionState::Offline { .. })
+    ));
+    handle.close();
+
+    let html = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nhi";
+    let server = Scripted::start(vec![vec![Step::Send(html)]]).await;
+    let (handle, mut events) = start(quick_config(server.url()));
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    })
+    .await;
+    assert!(
+        matches!(states(&seen).last(), Some(ConnectionState::Retrying { reason, .. }) if reason.contains("not an event stream"))
+    );
+    handle.close();
+}
+
+#[tokio::test]
+async fn an_oversized_event_ends_the_connection_instead_of_growing() {
+    let mut big = b"data: ".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 4096));
+    let big: &'static [u8] = Box::leak(big.into_boxed_slice());
+    let server = Scripted::start(vec![
+        vec![Step::Send(OK_HEAD), Step::Send(big), Step::Hang],
+        vec![Step::Send(OK_HEAD), Step::Hang],
+    ])
+    .await;
+    let mut config = quick_config(server.url());
+    config.limits.max_line_bytes = 1024;
+    let (handle, mut events) = start(config);
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    })
+    .await;
+    assert!(
+        matches!(states(&seen).last(), Some(ConnectionState::Retrying { reason, .. }) if reason.contains("longer than 1024"))
+    );
+    handle.close();
+}
+
+#[tokio::test]
+async fn tidings_server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
+    let extra = "[stream]\nretry_millis = 200\nsnapshot_items = 0\n";
+    let server = TestServer::start(extra).await;
+    let addr = server.addr;
+    let url = tidings::client::stream_url(
+        &server.base,
+        &[tidings::protocol::ChannelId::new("world").unwrap()],
+        None,
+    );
+    let (handle, mut events) = start(ConnectionConfig::new(url));
+    collect(&mut events, |seen| {
+        states(seen).contains(&ConnectionState::Live)
+    })
+    .await;
+    let mut published = Vec::new();
+    for n in 0..20 {
+        published.push(publish(&server.base, "world", &format!("before {n}")).await);
+    }
+    let (_, dir) = server.stop().await;
+    // Events published while the client is away (server restarted on the same port).
+    let server = TestServer::start_at(dir, addr, extra).await;
+    for n in 0..20 {
+        published.push(publish(&server.base, "world", &format!("after {n}")).await);
+    }
+    let seen = collect(&mut events, |seen| {
+        messages(seen)
+            .iter()
+            .filter(|m| m.event_type == "item")
+            .count()
+            >= published.len()
+    })
+    .await;
+    let ids: Vec<String> = messages(&seen)
+        .into_iter()
+        .filter(|m| m.event_type == "item")
+        .map(|m| m.last_event_id)
+        .collect();
+    assert_eq!(
+        ids, published,
+        "every event once, in order, across the restart"
+    );
+    // Nothing more trickles in.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), async {
+            loop {
+                if let Some(ConnectionEvent::Message(m)) = events.recv().await
+                    && m.event_type == "item"
+                {
+                    return m;
+                }
+            }
+        })
+        .await
+        .is_err()
+    );
+    handle.close();
+}
