@@ -15,8 +15,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 run_checks=1
 [[ "${1:-}" == "--no-check" ]] && run_checks=0
 
-# Debian packages the tests drive for real: a browser for the web page test.
-packages=(chromium)
+# Debian packages the tests drive for real: a browser for the web page test, nginx with the
+# nchan module as an SSE server we did not write.
+packages=(chromium nginx-light libnginx-mod-nchan)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

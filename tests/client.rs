@@ -476,3 +476,98 @@ async fn tidings_server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
     );
     handle.close();
 }
+
+#[tokio::test]
+async fn a_feed_starts_from_its_offline_cache_and_resumes_where_it_left_off() {
+    use tidings::client::cache::Cache;
+    use tidings::client::feed::{self, FeedConfig, FeedUpdate};
+    use tidings::client::store::Change;
+
+    let extra = "[stream]\nretry_millis = 200\n";
+    let server = TestServer::start(extra).await;
+    let addr = server.addr;
+    let cache_dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut config = FeedConfig::new(&server_base(addr));
+        config.channels = vec![tidings::protocol::ChannelId::new("world").unwrap()];
+        config.cache = Some(Cache::new(cache_dir.path().join("cache.json")));
+        config
+    };
+    let http = connection::http_client(Duration::from_secs(5)).unwrap();
+    let mut started = feed::start(config(), http.clone()).await;
+    assert!(
+        started
+            .initial
+            .channel(&tidings::protocol::ChannelId::new("world").unwrap())
+            .is_none()
+    );
+    for n in 0..3 {
+        publish(&server.base, "world", &format!("cached {n}")).await;
+    }
+    let mut added = 0;
+    while added < 3 {
+        match tokio::time::timeout(WAIT, started.updates.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            FeedUpdate::Changes { changes, .. } => {
+                added += changes
+                    .iter()
+                    .filter(|c| matches!(c, Change::ItemAdded { .. }))
+                    .count();
+            }
+            FeedUpdate::Connection(_) | FeedUpdate::Warning(_) => {}
+        }
+    }
+    started.handle.close();
+    tokio::time::timeout(WAIT, started.task)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, dir) = server.stop().await;
+
+    // The server is down: the cached items are there at once, before any network.
+    let mut again = feed::start(config(), http).await;
+    let world = again
+        .initial
+        .channel(&tidings::protocol::ChannelId::new("world").unwrap())
+        .unwrap();
+    assert_eq!(world.items.len(), 3);
+    // The server comes back; only what is new arrives (the stream resumed after the cached id).
+    let server = TestServer::start_at(dir, addr, extra).await;
+    publish(&server.base, "world", "fresh").await;
+    let mut new_items = Vec::new();
+    while new_items.is_empty() {
+        if let FeedUpdate::Changes { changes, store } =
+            tokio::time::timeout(WAIT, again.updates.recv())
+                .await
+                .unwrap()
+                .unwrap()
+        {
+            for change in changes {
+                match change {
+                    Change::ItemAdded { key, .. } => new_items.push(key),
+                    Change::ItemUpdated { .. } | Change::ItemRemoved { .. } => {
+                        panic!("cached items touched: {change:?}")
+                    }
+                    _ => {}
+                }
+            }
+            assert!(
+                store
+                    .channel(&tidings::protocol::ChannelId::new("world").unwrap())
+                    .unwrap()
+                    .items
+                    .len()
+                    <= 4
+            );
+        }
+    }
+    assert_eq!(new_items.len(), 1);
+    again.handle.close();
+}
+
+fn server_base(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}

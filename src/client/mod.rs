@@ -5,11 +5,13 @@
 //! - [`connection`]: one SSE connection with reconnection, backoff and a watchdog.
 //! - [`store`]: the pure client state, fed protocol events, reporting changes.
 //! - [`cache`]: the store and last event id on disk, written atomically.
+//! - [`feed`]: all of the above together: cache first, then the live stream into the store.
 //! - [`publish`]: the publish and retract API, with clear errors.
 
 pub mod backoff;
 pub mod cache;
 pub mod connection;
+pub mod feed;
 pub mod publish;
 pub mod store;
 

@@ -16,6 +16,9 @@ use crate::protocol::{
     Severity, WeatherReport,
 };
 
+/// Read marks kept before those of vanished items are forgotten.
+const READ_MARKS_BEFORE_COMPACTING: usize = 10_000;
+
 /// Most items kept per channel (oldest dropped first).
 pub const DEFAULT_ITEMS_PER_CHANNEL: usize = 200;
 
@@ -445,8 +448,13 @@ impl Store {
         changes
     }
 
-    /// Forgets read marks of keys no longer present (keeps the cache from growing forever).
+    /// Forgets read marks of keys no longer present, once there are many (keeps the cache from
+    /// growing forever, but leaves the marks alone right after a reset, when the items they
+    /// belong to are about to come back in a snapshot).
     pub fn compact_read_marks(&mut self) {
+        if self.read_keys.len() < READ_MARKS_BEFORE_COMPACTING {
+            return;
+        }
         let present: HashSet<(ChannelId, ItemKey)> = self
             .channels
             .iter()
