@@ -33,6 +33,14 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Fetch and parse one feed the way the server would, and print what it yields.
+    FeedCheck {
+        /// A feed URL (http, https, file) or a local file.
+        source: String,
+        /// Print JSON instead of readable lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +83,63 @@ async fn run_server(config: ServerConfig) -> anyhow::Result<()> {
     tidings::server::serve(config, listener, tidings::cli::shutdown_signal()).await
 }
 
+async fn feed_check(source: &str, json: bool) -> anyhow::Result<()> {
+    use tidings::server::ingest::{self, FETCH_TIMEOUT, MAX_FEED_BYTES, fetch::Fetcher};
+    let url = ingest::source_url(source);
+    let fetcher =
+        Fetcher::new(FETCH_TIMEOUT, MAX_FEED_BYTES).context("building the HTTP client")?;
+    let feed = ingest::check_feed(&fetcher, &url).await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<serde_json::Value> = feed
+            .items
+            .iter()
+            .map(|item| {
+                serde_json::json!({
+                    "key": item.key,
+                    "title": item.title,
+                    "link": item.link,
+                    "published": item.published,
+                    "updated": item.updated,
+                    "body": item.body,
+                    "image": item.image,
+                })
+            })
+            .collect();
+        let document =
+            serde_json::json!({ "title": feed.title, "repaired": feed.repaired, "items": items });
+        writeln!(out, "{document}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}",
+        feed.title.as_deref().unwrap_or("(untitled feed)")
+    )?;
+    if feed.repaired {
+        writeln!(
+            out,
+            "note: the document had stray '&' characters; repaired as a browser would"
+        )?;
+    }
+    writeln!(out, "{} items", feed.items.len())?;
+    for item in &feed.items {
+        writeln!(out, "\n- {}", item.title)?;
+        writeln!(
+            out,
+            "  link:      {}",
+            item.link.as_deref().unwrap_or("(none)")
+        )?;
+        writeln!(
+            out,
+            "  published: {}",
+            item.published.format("%Y-%m-%d %H:%M UTC")
+        )?;
+        writeln!(out, "  key:       {}", item.key)?;
+    }
+    Ok(())
+}
+
 fn run(args: Args) -> anyhow::Result<()> {
     match &args.command {
         Some(Command::Config {
@@ -102,6 +167,13 @@ fn run(args: Args) -> anyhow::Result<()> {
                 }
             );
             Ok(())
+        }
+        Some(Command::FeedCheck { source, json }) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(feed_check(source, *json))
         }
         None => {
             let config = load_config(&args)?;

@@ -243,7 +243,7 @@ impl Hub {
     ///
     /// Done in one pass on purpose: yielding between chunks (tried, to let a waiting publish
     /// answer through) made each subscriber wake once per event instead of once per burst,
-    /// and the extra writes cut delivery throughput by four (`docs/benchmarks.md`).
+    /// and the extra writes cut delivery throughput four- to fivefold (`docs/benchmarks.md`).
     pub fn fan_out(&self, frame: &Arc<Frame>) {
         let mut next = 0;
         while let Some(after) = self.fan_out_chunk(frame, next, usize::MAX) {

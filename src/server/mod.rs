@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod hub;
+pub mod ingest;
 mod listener;
 pub mod log;
 pub mod metrics;
