@@ -351,3 +351,34 @@ async fn a_second_server_on_the_same_log_is_refused() {
     drop(first);
     SqliteLog::open(&path, None).expect("reopens once the first is gone");
 }
+
+#[tokio::test]
+async fn live_items_are_bounded_per_channel_by_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteLog::open(&dir.path().join("events.sqlite3"), None).unwrap();
+    let limit = tidings::server::log::sqlite::MAX_LIVE_ITEMS;
+    let batch: Vec<NewEvent> = (0..limit + 25)
+        .map(|n| item("a", &format!("k{n}"), "x"))
+        .collect();
+    log.append(batch).await.unwrap();
+    let policy = RetentionPolicy {
+        max_events: 1_000_000,
+        max_age: Duration::from_secs(3600),
+    };
+    let stats = log
+        .prune(&channel("a"), policy, now_millis())
+        .await
+        .unwrap();
+    assert_eq!(stats.aged_out, 25);
+    let newest = log.entries(&channel("a"), 1).await.unwrap();
+    assert_eq!(
+        newest[0].key.as_ref().unwrap().as_str(),
+        format!("k{}", limit + 24)
+    );
+    assert!(
+        log.entry(&channel("a"), EventKind::Item, &key("k0"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -138,6 +138,26 @@ pub struct RawChannel {
     /// Retention overrides.
     #[serde(default)]
     pub retention: RawRetention,
+    /// Feeds polled into this channel.
+    #[serde(default)]
+    pub sources: Vec<RawSource>,
+}
+
+/// A feed source: a URL, or a table with settings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSource {
+    /// Just the URL.
+    Url(String),
+    /// URL and settings.
+    Table {
+        /// `https://`, `http://` or `file://` URL of an RSS, Atom or JSON feed.
+        url: String,
+        /// Name shown as the items' source (default: the feed's own title).
+        name: Option<String>,
+        /// Minutes between polls (default 15, at least 1).
+        poll_minutes: Option<u64>,
+    },
 }
 
 /// `[[tokens]]`
@@ -234,6 +254,20 @@ impl Default for RetentionPolicy {
     }
 }
 
+/// A validated feed source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// The feed URL.
+    pub url: String,
+    /// Source name override.
+    pub name: Option<String>,
+    /// Time between polls.
+    pub poll_interval: Duration,
+}
+
+/// Default minutes between polls of a feed.
+pub const DEFAULT_POLL_MINUTES: u64 = 15;
+
 /// A validated channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelConfig {
@@ -241,6 +275,8 @@ pub struct ChannelConfig {
     pub info: ChannelInfo,
     /// Its retention.
     pub retention: RetentionPolicy,
+    /// Feeds polled into it.
+    pub sources: Vec<SourceConfig>,
 }
 
 impl ChannelConfig {
@@ -558,6 +594,40 @@ fn build_channels(
             ));
         }
         let retention = build_retention(&format!("{at}.retention"), &channel.retention, retention)?;
+        let mut sources = Vec::new();
+        for (number, source) in channel.sources.into_iter().enumerate() {
+            let setting = format!("{at}.sources[{number}]");
+            let (url, name, minutes) = match source {
+                RawSource::Url(url) => (url, None, None),
+                RawSource::Table {
+                    url,
+                    name,
+                    poll_minutes,
+                } => (url, name, poll_minutes),
+            };
+            let url = url.trim().to_owned();
+            if !(url.starts_with("https://")
+                || url.starts_with("http://")
+                || url.starts_with("file://"))
+            {
+                return Err(invalid(
+                    setting,
+                    format!("{url:?} is not an https://, http:// or file:// URL"),
+                ));
+            }
+            let minutes = in_range(
+                &format!("{setting}.poll_minutes"),
+                minutes,
+                DEFAULT_POLL_MINUTES,
+                1,
+                24 * 60,
+            )?;
+            sources.push(SourceConfig {
+                url,
+                name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+                poll_interval: Duration::from_secs(minutes * 60),
+            });
+        }
         channels.push(ChannelConfig {
             info: ChannelInfo {
                 id,
@@ -569,6 +639,7 @@ fn build_channels(
                 updated: None,
             },
             retention,
+            sources,
         });
     }
     Ok(channels)

@@ -114,6 +114,24 @@ pub async fn serve(
     let hub_task =
         tokio::spawn(Arc::clone(&hub).run(commit_rx, heartbeat, stopped(stop_rx.clone())));
     let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped(stop_rx.clone())));
+    let fetcher = ingest::fetch::Fetcher::new(ingest::FETCH_TIMEOUT, ingest::MAX_FEED_BYTES)
+        .context("building the feed fetcher")?;
+    let board = Arc::new(ingest::feeds::HealthBoard::default());
+    let pollers: Vec<_> = state
+        .config
+        .channels
+        .iter()
+        .filter(|channel| !channel.sources.is_empty())
+        .map(|channel| {
+            tokio::spawn(ingest::feeds::run_channel(
+                channel.clone(),
+                fetcher.clone(),
+                Arc::clone(&state.log),
+                Arc::clone(&board),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
     let router = api::router(Arc::clone(&state));
     let api_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -136,6 +154,9 @@ pub async fn serve(
     hub.close();
     let _ = hub_task.await;
     let _ = maintenance.await;
+    for poller in pollers {
+        let _ = poller.await;
+    }
     let _ = accept.await;
     log.detach_sink();
     // Whatever is left there was already abandoned by the accept loop's grace period.
@@ -207,8 +228,13 @@ async fn maintain(state: Arc<ServerState>, shutdown: impl Future<Output = ()>) {
             _ = retention.tick() => {
                 for channel in &state.config.channels {
                     match state.log.prune(channel.id(), channel.retention, now_millis()).await {
-                        Ok(stats) if stats.deleted > 0 => {
-                            tracing::info!(channel = %channel.id(), deleted = stats.deleted, "retention applied");
+                        Ok(stats) if stats.deleted > 0 || stats.aged_out > 0 => {
+                            tracing::info!(
+                                channel = %channel.id(),
+                                deleted = stats.deleted,
+                                aged_out = stats.aged_out,
+                                "retention applied"
+                            );
                         }
                         Ok(_) => {}
                         Err(error) => tracing::error!(%error, channel = %channel.id(), "retention failed"),

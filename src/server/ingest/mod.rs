@@ -1,10 +1,12 @@
 //! Content ingestion: turning outside sources into events, each source fetched once for every
 //! client of the server.
 //!
+//! - [`feeds`]: one polling task per feed source, appending what changed, tracking health.
 //! - [`fetch`]: polite HTTP (conditional GET, compression, limits) and `file://` reading.
 //! - [`map`]: feed parsing (feed-rs) and mapping entries to clean items with stable keys.
 //! - [`text`]: markup to plain text.
 
+pub mod feeds;
 pub mod fetch;
 pub mod map;
 pub mod text;

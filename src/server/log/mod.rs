@@ -219,6 +219,8 @@ pub struct Expired {
 pub struct PruneStats {
     /// Events deleted.
     pub deleted: u64,
+    /// Live items dropped from the current state beyond the per-channel maximum.
+    pub aged_out: u64,
 }
 
 /// The event log contract, implemented by every storage backend and checked by one contract

@@ -24,6 +24,9 @@ use crate::protocol::{ChannelId, ChannelInfo, EventId, ItemKey, RetractKind};
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// Live news items kept per channel; older ones leave the current state (not the history).
+pub const MAX_LIVE_ITEMS: u64 = 500;
+
 /// Reader connections kept open for replays and snapshots.
 const READERS: usize = 4;
 
@@ -607,9 +610,22 @@ fn prune_blocking(
         )
         .optional()
         .map_err(db)?;
+    // Live news items are state, not history, but feeds roll forever: keep the newest.
+    let aged_out = tx
+        .execute(
+            "DELETE FROM entries WHERE channel = ?1 AND kind = 'item' AND (ms, seq) <
+               (SELECT ms, seq FROM entries WHERE channel = ?1 AND kind = 'item'
+                ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?2)",
+            params![channel.as_str(), to_sql(MAX_LIVE_ITEMS - 1)],
+        )
+        .map_err(db)?;
     let through = by_count.max(by_age);
     let Some((ms, seq)) = through else {
-        return Ok(PruneStats::default());
+        tx.commit().map_err(db)?;
+        return Ok(PruneStats {
+            deleted: 0,
+            aged_out: aged_out as u64,
+        });
     };
     let deleted = tx
         .execute(
@@ -627,6 +643,7 @@ fn prune_blocking(
     tx.commit().map_err(db)?;
     Ok(PruneStats {
         deleted: deleted as u64,
+        aged_out: aged_out as u64,
     })
 }
 

@@ -1,0 +1,294 @@
+//! Polling feed sources and turning what changed into events.
+//!
+//! One task per source. Each poll is conditional (ETag / Last-Modified), spread by jitter, and
+//! paced by the source itself (`Cache-Control: max-age`, `Retry-After`) and by exponential
+//! backoff on failures. New items are appended oldest first; an item whose content changed is
+//! appended again under the same key (an update); an unchanged one is skipped, also after a
+//! restart, because the check is against the event log's current state. Channel health
+//! (`channel` events) follows the sources' fortunes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::fetch::{FetchError, Fetched, Fetcher, Validators};
+use super::map::parse_feed;
+use crate::config::ChannelConfig;
+use crate::config::server::SourceConfig;
+use crate::protocol::{ChannelId, ChannelInfo, Event, Health, HealthStatus, Item};
+use crate::server::log::{EventKind, EventLog, LogError, NewEvent, StateChange};
+
+/// Longest wait between polls, whatever the source asks.
+const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Longest backoff after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+/// What one poll did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PollOutcome {
+    /// Items appended as new.
+    pub added: usize,
+    /// Items appended as updates.
+    pub updated: usize,
+    /// Items already known and unchanged.
+    pub unchanged: usize,
+    /// The document was not modified (304).
+    pub not_modified: bool,
+}
+
+/// One source's polling state.
+#[derive(Debug)]
+pub struct SourcePoller {
+    channel: ChannelId,
+    source: SourceConfig,
+    validators: Validators,
+    failures: u32,
+}
+
+impl SourcePoller {
+    /// A poller for `source` of `channel`.
+    #[must_use]
+    pub fn new(channel: ChannelId, source: SourceConfig) -> Self {
+        Self {
+            channel,
+            source,
+            validators: Validators::default(),
+            failures: 0,
+        }
+    }
+
+    /// Polls once: fetch, parse, append what changed. Returns the outcome and when to poll next.
+    pub async fn poll(
+        &mut self,
+        fetcher: &Fetcher,
+        log: &dyn EventLog,
+    ) -> (Result<PollOutcome, String>, Duration) {
+        let interval = self.source.poll_interval;
+        let result = match fetcher.fetch(&self.source.url, &self.validators).await {
+            Ok(Fetched::NotModified { max_age }) => Ok((
+                PollOutcome {
+                    not_modified: true,
+                    ..PollOutcome::default()
+                },
+                max_age,
+            )),
+            Ok(Fetched::Modified {
+                body,
+                validators,
+                max_age,
+            }) => {
+                match parse_feed(&body, &self.source.url, &self.channel, Utc::now()) {
+                    Ok(feed) => {
+                        self.validators = validators;
+                        let name = self.source.name.clone().or(feed.title);
+                        self.store(feed.items, name, log)
+                            .await
+                            .map(|outcome| (outcome, max_age))
+                            .map_err(|e| {
+                                // Our own storage failing is not the feed's fault: try again soon.
+                                (e.to_string(), None)
+                            })
+                    }
+                    Err(error) => Err((error.to_string(), None)),
+                }
+            }
+            Err(FetchError::Status {
+                status,
+                retry_after,
+            }) => Err((
+                FetchError::Status {
+                    status,
+                    retry_after,
+                }
+                .to_string(),
+                retry_after,
+            )),
+            Err(error) => Err((error.to_string(), None)),
+        };
+        match result {
+            Ok((outcome, max_age)) => {
+                self.failures = 0;
+                let next = max_age
+                    .map_or(interval, |age| age.max(interval))
+                    .min(MAX_INTERVAL);
+                (Ok(outcome), next)
+            }
+            Err((message, retry_after)) => {
+                self.failures = self.failures.saturating_add(1);
+                let backoff = interval
+                    .saturating_mul(1_u32 << self.failures.min(8))
+                    .min(MAX_BACKOFF)
+                    .max(retry_after.unwrap_or_default());
+                (Err(message), backoff.min(MAX_INTERVAL))
+            }
+        }
+    }
+
+    async fn store(
+        &self,
+        items: Vec<Item>,
+        source_name: Option<String>,
+        log: &dyn EventLog,
+    ) -> Result<PollOutcome, LogError> {
+        let mut outcome = PollOutcome::default();
+        let mut events = Vec::new();
+        // Feeds list newest first; append oldest first so ids follow publication order.
+        let mut items = items;
+        items.sort_by_key(|item| item.published);
+        let mut seen = std::collections::HashSet::new();
+        for mut item in items {
+            if !seen.insert(item.key.clone()) {
+                continue; // the same entry twice in one document
+            }
+            item.source = source_name.clone().or(item.source);
+            let existing = log.entry(&self.channel, EventKind::Item, &item.key).await?;
+            if let Some(existing) = existing {
+                let Ok(old) = serde_json::from_str::<Item>(&existing.data) else {
+                    continue;
+                };
+                if same_content(&old, &item) {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                item.published = old.published;
+                item.updated = Utc::now().max(old.updated);
+                outcome.updated += 1;
+            } else {
+                outcome.added += 1;
+            }
+            let key = item.key.clone();
+            events.push(NewEvent {
+                channel: self.channel.clone(),
+                kind: EventKind::Item,
+                data: Event::Item(item).to_json(),
+                change: StateChange::Upsert {
+                    key,
+                    expires_millis: None,
+                },
+            });
+        }
+        if !events.is_empty() {
+            log.append(events).await?;
+        }
+        Ok(outcome)
+    }
+}
+
+fn same_content(old: &Item, new: &Item) -> bool {
+    old.title == new.title && old.body == new.body && old.link == new.link && old.image == new.image
+}
+
+/// Sources' health per channel, and the `channel` events that report it.
+#[derive(Debug, Default)]
+pub struct HealthBoard {
+    /// Per channel: each source's last error (`None` when fine).
+    sources: Mutex<HashMap<ChannelId, Vec<Option<String>>>>,
+}
+
+impl HealthBoard {
+    /// Records source `index` of `channel` (of `count`) as fine or failing; returns the
+    /// channel's health if it changed.
+    pub fn record(
+        &self,
+        channel: &ChannelId,
+        index: usize,
+        count: usize,
+        error: Option<String>,
+    ) -> Option<Health> {
+        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        let states = sources
+            .entry(channel.clone())
+            .or_insert_with(|| vec![None; count]);
+        let before = summarise(states);
+        if let Some(slot) = states.get_mut(index) {
+            *slot = error;
+        }
+        let after = summarise(states);
+        (after != before).then_some(after)
+    }
+}
+
+fn summarise(states: &[Option<String>]) -> Health {
+    let failing: Vec<&String> = states.iter().flatten().collect();
+    match failing.len() {
+        0 => Health::default(),
+        n if n == states.len() => Health {
+            status: HealthStatus::Failing,
+            message: failing.first().map(|e| format!("cannot update: {e}")),
+        },
+        n => Health {
+            status: HealthStatus::Degraded,
+            message: failing
+                .first()
+                .map(|e| format!("{n} of {} sources failing: {e}", states.len())),
+        },
+    }
+}
+
+/// Runs every source of `channel` until `shutdown`.
+pub async fn run_channel(
+    channel: ChannelConfig,
+    fetcher: Fetcher,
+    log: Arc<dyn EventLog>,
+    board: Arc<HealthBoard>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let count = channel.sources.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, source) in channel.sources.iter().cloned().enumerate() {
+        let info = channel.info.clone();
+        let fetcher = fetcher.clone();
+        let log = Arc::clone(&log);
+        let board = Arc::clone(&board);
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let mut poller = SourcePoller::new(info.id.clone(), source.clone());
+            // Spread the first polls of many sources over a few seconds.
+            let mut wait = jitter(Duration::from_millis(200 * index as u64), Duration::from_secs(3));
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+                let (result, next) = tokio::select! {
+                    polled = poller.poll(&fetcher, log.as_ref()) => polled,
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                };
+                let error = match result {
+                    Ok(outcome) => {
+                        tracing::debug!(channel = %info.id, source = %source.url, ?outcome, "polled");
+                        None
+                    }
+                    Err(message) => {
+                        tracing::warn!(channel = %info.id, source = %source.url, error = %message, "feed poll failed");
+                        Some(message)
+                    }
+                };
+                if let Some(health) = board.record(&info.id, index, count, error) {
+                    let update = ChannelInfo { health, ..info.clone() };
+                    let event = NewEvent {
+                        channel: info.id.clone(),
+                        kind: EventKind::Channel,
+                        data: Event::Channel(update).to_json(),
+                        change: StateChange::ChannelInfo,
+                    };
+                    if let Err(error) = log.append(vec![event]).await {
+                        tracing::error!(%error, "cannot record channel health");
+                    }
+                }
+                // ±10% so sources with one interval drift apart instead of polling in bursts.
+                wait = jitter(next.mul_f64(0.9), next.mul_f64(1.1));
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+fn jitter(low: Duration, high: Duration) -> Duration {
+    let mut bytes = [0_u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    let unit = (u64::from_le_bytes(bytes) >> 11) as f64 / (1_u64 << 53) as f64;
+    low + high.saturating_sub(low).mul_f64(unit)
+}

@@ -1,0 +1,215 @@
+//! Feed polling into the event log, against a real local HTTP server: new items, 304s that
+//! change nothing, updates in place, no re-announcement after a restart, items without guid or
+//! link, HTML-heavy items, and channel health when a source fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use common::*;
+use tidings::config::server::SourceConfig;
+use tidings::protocol::ChannelId;
+use tidings::server::ingest::feeds::SourcePoller;
+use tidings::server::ingest::fetch::Fetcher;
+use tidings::server::log::EventLog;
+use tidings::server::log::sqlite::SqliteLog;
+
+fn rss(items: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Fixture News</title>\
+         <link>https://news.example/</link>{items}</channel></rss>"
+    )
+}
+
+#[derive(Clone, Default)]
+struct Fixture {
+    body: Arc<Mutex<String>>,
+    full: Arc<AtomicUsize>,
+    not_modified: Arc<AtomicUsize>,
+}
+
+async fn serve_fixture(fixture: Fixture) -> String {
+    let router = Router::new()
+        .route(
+            "/feed.xml",
+            get(move |headers: HeaderMap| {
+                let fixture = fixture.clone();
+                async move {
+                    let body = fixture.body.lock().unwrap().clone();
+                    let etag = format!(
+                        "\"{:x}\"",
+                        body.len() * 31 + body.bytes().map(usize::from).sum::<usize>()
+                    );
+                    if headers
+                        .get(header::IF_NONE_MATCH)
+                        .is_some_and(|v| v.to_str().unwrap() == etag)
+                    {
+                        fixture.not_modified.fetch_add(1, Ordering::Relaxed);
+                        return StatusCode::NOT_MODIFIED.into_response();
+                    }
+                    fixture.full.fetch_add(1, Ordering::Relaxed);
+                    (
+                        [
+                            (header::ETAG, etag),
+                            (header::CONTENT_TYPE, "application/rss+xml".to_owned()),
+                        ],
+                        body,
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route("/missing.xml", get(|| async { StatusCode::NOT_FOUND }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn source(url: String) -> SourceConfig {
+    SourceConfig {
+        url,
+        name: None,
+        poll_interval: Duration::from_secs(900),
+    }
+}
+
+#[tokio::test]
+async fn polls_add_update_skip_and_survive_restarts_without_reannouncing() {
+    let fixture = Fixture::default();
+    *fixture.body.lock().unwrap() = rss(
+        "<item><title>Older story</title><guid>a</guid><pubDate>Wed, 25 Nov 2026 10:00:00 GMT</pubDate></item>\
+         <item><title>&lt;p&gt;Heavy &lt;b&gt;HTML&lt;/b&gt;&lt;/p&gt;</title><guid>b</guid>\
+           <description>&lt;div class=&quot;x&quot;&gt;&lt;img src=&quot;p.gif&quot;&gt;Para one&lt;/div&gt;&lt;style&gt;.x{}&lt;/style&gt;&lt;p&gt;Para&amp;nbsp;two&lt;/p&gt;</description></item>\
+         <item><title>No guid no link</title></item>\
+         <item><title>Link only</title><link>https://news.example/l</link></item>",
+    );
+    let base = serve_fixture(fixture.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite3");
+    let log = SqliteLog::open(&path, None).unwrap();
+    let fetcher = Fetcher::new(Duration::from_secs(5), 1 << 20).unwrap();
+    let channel = ChannelId::new("world").unwrap();
+    let mut poller = SourcePoller::new(channel.clone(), source(format!("{base}/feed.xml")));
+
+    let (first, next) = poller.poll(&fetcher, &log).await;
+    let first = first.unwrap();
+    assert_eq!((first.added, first.updated, first.unchanged), (4, 0, 0));
+    assert_eq!(next, Duration::from_secs(900));
+    let entries = log.entries(&channel, 10).await.unwrap();
+    let heavy = entries
+        .iter()
+        .find(|e| e.data.contains("Heavy HTML"))
+        .expect("HTML stripped from the title");
+    let item: serde_json::Value = serde_json::from_str(&heavy.data).unwrap();
+    assert_eq!(item["body"], "Para one\n\nPara two");
+    assert_eq!(item["source"], "Fixture News");
+    // Ids follow publication order: the dated older story first.
+    let older = entries
+        .iter()
+        .find(|e| e.data.contains("Older story"))
+        .unwrap();
+    assert!(entries.iter().all(|e| e.id >= older.id));
+
+    // Unchanged: a 304, nothing appended.
+    let head = log.head().await.unwrap();
+    let (second, _) = poller.poll(&fetcher, &log).await;
+    assert!(second.unwrap().not_modified);
+    assert_eq!(fixture.not_modified.load(Ordering::Relaxed), 1);
+    assert_eq!(log.head().await.unwrap(), head);
+
+    // A corrected headline (same guid) and a corrected link-only headline are updates.
+    {
+        // One lock at a time: the fixture server reads the same mutex.
+        let mut body = fixture.body.lock().unwrap();
+        *body = body
+            .replace("Older story", "Older story, corrected")
+            .replace("Link only", "Link only, corrected");
+    }
+    let (third, _) = poller.poll(&fetcher, &log).await;
+    let third = third.unwrap();
+    assert_eq!((third.added, third.updated, third.unchanged), (0, 2, 2));
+    assert_eq!(
+        log.entries(&channel, 10).await.unwrap().len(),
+        4,
+        "updates, not duplicates"
+    );
+
+    // Restart: a new log handle and a poller without validators fetch everything again, and
+    // announce nothing.
+    drop(log);
+    let log = SqliteLog::open(&path, None).unwrap();
+    let head = log.head().await.unwrap();
+    let mut poller = SourcePoller::new(channel.clone(), source(format!("{base}/feed.xml")));
+    let (after_restart, _) = poller.poll(&fetcher, &log).await;
+    let after_restart = after_restart.unwrap();
+    assert_eq!(
+        (
+            after_restart.added,
+            after_restart.updated,
+            after_restart.unchanged
+        ),
+        (0, 0, 4)
+    );
+    assert_eq!(log.head().await.unwrap(), head, "nothing re-announced");
+
+    // A source that fails backs off and says why.
+    let mut broken = SourcePoller::new(channel, source(format!("{base}/missing.xml")));
+    let (failed, next) = broken.poll(&fetcher, &log).await;
+    assert!(failed.unwrap_err().contains("404"));
+    assert!(next > Duration::from_secs(900), "backs off: {next:?}");
+}
+
+#[tokio::test]
+async fn the_server_polls_its_sources_and_reports_channel_health() {
+    let fixture = Fixture::default();
+    *fixture.body.lock().unwrap() =
+        rss("<item><title>Pushed from a feed</title><guid>x</guid></item>");
+    let base = serve_fixture(fixture).await;
+    let extra = format!(
+        "[[channels]]\nid = \"world\"\ntitle = \"World\"\nsources = [\"{base}/feed.xml\"]\n\n\
+         [[channels]]\nid = \"tech\"\ntitle = \"Tech\"\nsources = [{{ url = \"{base}/missing.xml\", poll_minutes = 60 }}]\n"
+    );
+    let server = TestServer::start(&extra).await;
+    let mut stream = SseClient::connect(&server.base, "/v1/stream?channels=world,tech", None).await;
+    let mut saw_item = false;
+    let mut tech_failing = false;
+    while !(saw_item && tech_failing) {
+        let event = stream.next().await;
+        let data = event.json();
+        if event.event == "item" && data["title"] == "Pushed from a feed" {
+            assert_eq!(data["source"], "Fixture News");
+            saw_item = true;
+        }
+        if event.event == "channel" && data["id"] == "tech" && data["health"]["status"] == "failing"
+        {
+            assert!(data["health"]["message"].as_str().unwrap().contains("404"));
+            tech_failing = true;
+        }
+    }
+    let catalog: serde_json::Value = reqwest::get(format!("{}/v1/channels", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tech = catalog["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "tech")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        tech["health"]["status"], "failing",
+        "the catalog shows it too"
+    );
+}
