@@ -175,7 +175,7 @@ async fn the_server_polls_its_sources_and_reports_channel_health() {
         rss("<item><title>Pushed from a feed</title><guid>x</guid></item>");
     let base = serve_fixture(fixture).await;
     let extra = format!(
-        "[[channels]]\nid = \"world\"\ntitle = \"World\"\nsources = [\"{base}/feed.xml\"]\n\n\
+        "[ingest]\nenabled = true\n\n[[channels]]\nid = \"world\"\ntitle = \"World\"\nsources = [\"{base}/feed.xml\"]\n\n\
          [[channels]]\nid = \"tech\"\ntitle = \"Tech\"\nsources = [{{ url = \"{base}/missing.xml\", poll_minutes = 60 }}]\n"
     );
     let server = TestServer::start(&extra).await;

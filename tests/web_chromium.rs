@@ -329,7 +329,8 @@ impl Server {
         let config = dir.path().join("server.toml");
         std::fs::write(
             &config,
-            format!("[[tokens]]\nname = \"test\"\ntoken = \"{TOKEN}\"\nchannels = [\"*\"]\n"),
+            // No feed polling: tests never reach the internet.
+            format!("[ingest]\nenabled = false\n\n[[tokens]]\nname = \"test\"\ntoken = \"{TOKEN}\"\nchannels = [\"*\"]\n"),
         )
         .expect("writing server.toml");
         let data_dir = dir.path().join("data");

@@ -72,6 +72,9 @@ pub struct RawServerConfig {
     /// Stream settings.
     #[serde(default)]
     pub stream: RawStream,
+    /// Content ingestion.
+    #[serde(default)]
+    pub ingest: RawIngest,
     /// Request limits.
     #[serde(default)]
     pub limits: RawLimits,
@@ -99,6 +102,14 @@ pub struct RawStream {
     pub snapshot_items: Option<usize>,
     /// Streams open at once; further ones get 503.
     pub max_subscribers: Option<usize>,
+}
+
+/// `[ingest]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIngest {
+    /// Poll the channels' sources (false: a publish-only server).
+    pub enabled: Option<bool>,
 }
 
 /// `[limits]`
@@ -337,6 +348,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Stream behaviour.
     pub stream: StreamSettings,
+    /// Whether channel sources are polled.
+    pub ingest_enabled: bool,
     /// Request limits.
     pub limits: LimitSettings,
     /// Channels in catalog order.
@@ -396,6 +409,7 @@ impl ServerConfig {
         };
 
         let stream = build_stream(&raw.stream)?;
+        let ingest_enabled = raw.ingest.enabled.unwrap_or(true);
         let limits = LimitSettings {
             max_publish_bytes: in_range(
                 "limits.max_publish_bytes",
@@ -426,6 +440,7 @@ impl ServerConfig {
             listen,
             data_dir,
             stream,
+            ingest_enabled,
             limits,
             channels,
             tokens,
@@ -606,7 +621,9 @@ fn build_channels(
                 } => (url, name, poll_minutes),
             };
             let url = url.trim().to_owned();
-            if !(url.starts_with("https://")
+            let bundled = url == "tidings:welcome";
+            if !(bundled
+                || url.starts_with("https://")
                 || url.starts_with("http://")
                 || url.starts_with("file://"))
             {
@@ -761,6 +778,19 @@ mod tests {
     fn default_lineup_is_valid() {
         let config = build("").unwrap();
         assert!(config.channels.len() >= 6);
+        assert!(config.ingest_enabled);
+        for channel in &config.channels {
+            let has_sources = !channel.sources.is_empty();
+            let fed_by_server = matches!(
+                channel.info.kind,
+                ChannelKind::Weather | ChannelKind::Alerts
+            );
+            assert!(
+                has_sources || fed_by_server,
+                "{} has no sources",
+                channel.id()
+            );
+        }
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert!(config.tokens.is_empty());
     }

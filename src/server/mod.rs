@@ -121,7 +121,7 @@ pub async fn serve(
         .config
         .channels
         .iter()
-        .filter(|channel| !channel.sources.is_empty())
+        .filter(|channel| state.config.ingest_enabled && !channel.sources.is_empty())
         .map(|channel| {
             tokio::spawn(ingest::feeds::run_channel(
                 channel.clone(),

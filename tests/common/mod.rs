@@ -28,9 +28,16 @@ pub const WORLD_TOKEN: &str = "test-token-world-only";
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Config text granting the test tokens; `extra` is appended (e.g. `[stream]` settings).
+/// Feed polling is off unless `extra` has an `[ingest]` table: tests never reach the internet
+/// (the default line-up's sources are real feeds).
 pub fn config_text(extra: &str) -> String {
+    let ingest = if extra.contains("[ingest]") {
+        ""
+    } else {
+        "[ingest]\nenabled = false\n\n"
+    };
     format!(
-        "[[tokens]]\nname = \"all\"\ntoken = \"{TOKEN}\"\nchannels = [\"*\"]\n\n\
+        "{ingest}[[tokens]]\nname = \"all\"\ntoken = \"{TOKEN}\"\nchannels = [\"*\"]\n\n\
          [[tokens]]\nname = \"world\"\ntoken = \"{WORLD_TOKEN}\"\nchannels = [\"world\"]\n\n{extra}"
     )
 }

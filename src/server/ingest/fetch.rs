@@ -1,7 +1,8 @@
 //! Fetching feed documents politely: conditional GET (ETag, Last-Modified) so an unchanged feed
 //! costs a 304 and no body, gzip and brotli, a real User-Agent, a timeout, a size limit, and
 //! the server's own word on when to come back (`Cache-Control: max-age`, `Retry-After`).
-//! `file://` URLs are read from disk with the same size limit.
+//! `file://` URLs are read from disk with the same size limit; `tidings:welcome` is the feed
+//! bundled into the binary.
 
 use std::time::Duration;
 
@@ -17,6 +18,12 @@ pub const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (feed fetcher; polls each feed once for all its readers)"
 );
+
+/// The source URL of the feed bundled into the server for the Welcome channel.
+pub const WELCOME_SOURCE: &str = "tidings:welcome";
+
+/// The bundled Welcome feed.
+const WELCOME_FEED: &str = include_str!("../../../assets/welcome.xml");
 
 /// Validators remembered between polls of one feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,7 +79,7 @@ pub enum FetchError {
     /// A `file://` source could not be read.
     #[error("cannot read the feed file: {0}")]
     File(String),
-    /// Only http, https and file URLs are sources.
+    /// Only http, https and file URLs (and the bundled `tidings:welcome`) are sources.
     #[error("unsupported feed URL {0:?}: use http://, https:// or file://")]
     Scheme(String),
 }
@@ -105,6 +112,13 @@ impl Fetcher {
     pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<Fetched, FetchError> {
         if let Some(path) = url.strip_prefix("file://") {
             return self.read_file(path).await;
+        }
+        if url == WELCOME_SOURCE {
+            return Ok(Fetched::Modified {
+                body: WELCOME_FEED.as_bytes().to_vec(),
+                validators: Validators::default(),
+                max_age: None,
+            });
         }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(FetchError::Scheme(url.chars().take(80).collect()));

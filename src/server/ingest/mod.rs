@@ -38,7 +38,7 @@ pub enum CheckError {
 /// Turns a command-line argument (URL or file path) into a source URL.
 #[must_use]
 pub fn source_url(argument: &str) -> String {
-    if argument.contains("://") {
+    if argument.contains("://") || argument == fetch::WELCOME_SOURCE {
         return argument.to_owned();
     }
     let path = std::path::Path::new(argument);
@@ -56,5 +56,29 @@ pub async fn check_feed(fetcher: &Fetcher, url: &str) -> Result<ParsedFeed, Chec
             status: 304,
             retry_after: None,
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_bundled_welcome_feed_reads_cleanly() {
+        let fetcher = Fetcher::new(FETCH_TIMEOUT, MAX_FEED_BYTES).unwrap();
+        let feed = check_feed(&fetcher, &source_url(fetch::WELCOME_SOURCE))
+            .await
+            .unwrap();
+        assert_eq!(feed.title.as_deref(), Some("Tidings"));
+        assert_eq!(feed.items.len(), 6);
+        assert!(!feed.repaired);
+        assert!(feed.items.iter().all(|item| item.body.is_some()));
+    }
+
+    #[test]
+    fn arguments_become_source_urls() {
+        assert_eq!(source_url("https://x.org/f"), "https://x.org/f");
+        assert_eq!(source_url("tidings:welcome"), "tidings:welcome");
+        assert!(source_url("feed.xml").starts_with("file:///"));
     }
 }
