@@ -185,95 +185,31 @@ impl SseEvent {
     }
 }
 
-/// A minimal decoder following the WHATWG parsing rules (line ends CR, LF, CRLF; comments;
-/// `data` joining; `id` persistence), enough to check what a spec client receives.
+/// The client's own spec-exact decoder (`tidings::sse`), adapted to [`SseEvent`]s.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    line: Vec<u8>,
-    after_cr: bool,
-    data: String,
-    data_seen: bool,
-    event: String,
-    id_buffer: String,
-    last_id: String,
-    pub retry: Option<u64>,
-    pub comments: usize,
+    inner: tidings::sse::Decoder,
 }
 
 impl Decoder {
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
-        for &byte in bytes {
-            if self.after_cr {
-                self.after_cr = false;
-                if byte == b'\n' {
-                    continue;
-                }
-            }
-            match byte {
-                b'\r' => {
-                    self.after_cr = true;
-                    self.line_done(out);
-                }
-                b'\n' => self.line_done(out),
-                _ => self.line.push(byte),
-            }
-        }
-    }
-
-    fn line_done(&mut self, out: &mut Vec<SseEvent>) {
-        let line = String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
-        if line.is_empty() {
-            // Dispatch: the id buffer becomes the last event ID even when no data follows.
-            self.last_id = self.id_buffer.clone();
-            if self.data_seen {
-                let mut data = std::mem::take(&mut self.data);
-                if data.ends_with('\n') {
-                    data.pop();
-                }
-                let event = std::mem::take(&mut self.event);
-                out.push(SseEvent {
-                    event: if event.is_empty() {
-                        "message".into()
-                    } else {
-                        event
-                    },
-                    data,
-                    id: self.last_id.clone(),
-                });
-            }
-            self.data_seen = false;
-            self.data.clear();
-            self.event.clear();
-            return;
-        }
-        if line.starts_with(':') {
-            self.comments += 1;
-            return;
-        }
-        let (field, value) = match line.split_once(':') {
-            Some((field, value)) => (
-                field.to_owned(),
-                value.strip_prefix(' ').unwrap_or(value).to_owned(),
-            ),
-            None => (line.clone(), String::new()),
-        };
-        match field.as_str() {
-            "data" => {
-                self.data.push_str(&value);
-                self.data.push('\n');
-                self.data_seen = true;
-            }
-            "event" => self.event = value,
-            "id" if !value.contains('\0') => self.id_buffer = value,
-            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                self.retry = value.parse().ok();
-            }
-            _ => {}
-        }
+        let mut messages = Vec::new();
+        self.inner
+            .feed(bytes, &mut messages)
+            .expect("within the decoder's limits");
+        out.extend(messages.into_iter().map(|m| SseEvent {
+            event: m.event_type,
+            data: m.data,
+            id: m.last_event_id,
+        }));
     }
 
     pub fn last_id(&self) -> &str {
-        &self.last_id
+        self.inner.last_event_id()
+    }
+
+    pub fn retry(&self) -> Option<u64> {
+        self.inner.retry_millis()
     }
 }
 
