@@ -74,7 +74,7 @@ pub enum FetchError {
     #[error("the feed server did not answer within {0} s")]
     Timeout(u64),
     /// Could not connect, TLS failure, broken transfer, bad URL.
-    #[error("cannot fetch the feed: {0}")]
+    #[error("{0}")]
     Network(String),
     /// A `file://` source could not be read.
     #[error("cannot read the feed file: {0}")]
@@ -202,14 +202,23 @@ impl Fetcher {
         if error.is_timeout() {
             return FetchError::Timeout(self.timeout.as_secs());
         }
-        let mut text = error.to_string();
+        // People read this in the channel's health: name the host and the root cause only.
+        let mut cause = error.to_string();
         let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
+        while let Some(inner) = source {
+            cause = inner.to_string();
+            source = inner.source();
         }
-        FetchError::Network(text)
+        let host = error
+            .url()
+            .and_then(|u| u.host_str())
+            .unwrap_or("the feed server");
+        let what = if error.is_connect() {
+            "cannot reach"
+        } else {
+            "lost the connection to"
+        };
+        FetchError::Network(format!("{what} {host}: {cause}"))
     }
 }
 
