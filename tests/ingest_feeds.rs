@@ -213,3 +213,46 @@ async fn the_server_polls_its_sources_and_reports_channel_health() {
         "the catalog shows it too"
     );
 }
+
+#[tokio::test]
+async fn after_a_restart_the_first_poll_is_a_cheap_304() {
+    let fixture = Fixture::default();
+    *fixture.body.lock().unwrap() = rss("<item><title>Only once</title><guid>1</guid></item>");
+    let base = serve_fixture(fixture.clone()).await;
+    let extra = format!(
+        "[ingest]\nenabled = true\n\n[[channels]]\nid = \"world\"\ntitle = \"World\"\nsources = [\"{base}/feed.xml\"]\n"
+    );
+    let server = TestServer::start(&extra).await;
+    let mut stream = SseClient::connect(&server.base, "/v1/stream?channels=world", None).await;
+    stream.until(|e| e.event == "item").await;
+    let (_, dir) = server.stop().await;
+    assert_eq!(
+        (
+            fixture.full.load(Ordering::Relaxed),
+            fixture.not_modified.load(Ordering::Relaxed)
+        ),
+        (1, 0)
+    );
+
+    let server = TestServer::start_in(dir, &extra).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fixture.not_modified.load(Ordering::Relaxed) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no conditional poll after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        fixture.full.load(Ordering::Relaxed),
+        1,
+        "the body was not fetched again"
+    );
+    let items: serde_json::Value = reqwest::get(format!("{}/v1/channels/world/items", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(items["items"].as_array().unwrap().len(), 1);
+}

@@ -31,6 +31,8 @@ use crate::protocol::{ChannelInfo, Event, Retract};
 
 /// Name of the event log file inside the data directory.
 pub const LOG_FILE: &str = "events.sqlite3";
+/// Name of the feed pollers' own state file inside the data directory.
+pub const INGEST_FILE: &str = "ingest.sqlite3";
 
 /// How often expired items and alerts are looked for.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -117,6 +119,19 @@ pub async fn serve(
     let fetcher = ingest::fetch::Fetcher::new(ingest::FETCH_TIMEOUT, ingest::MAX_FEED_BYTES)
         .context("building the feed fetcher")?;
     let board = Arc::new(ingest::feeds::HealthBoard::default());
+    let validators_path = state.config.data_dir.join(INGEST_FILE);
+    let saved = match tokio::task::spawn_blocking(move || {
+        ingest::state::ValidatorStore::open(&validators_path)
+    })
+    .await
+    {
+        Ok(Ok(store)) => Some(store),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "feed validators will not survive restarts");
+            None
+        }
+        Err(_) => None,
+    };
     let pollers: Vec<_> = state
         .config
         .channels
@@ -128,6 +143,7 @@ pub async fn serve(
                 fetcher.clone(),
                 Arc::clone(&state.log),
                 Arc::clone(&board),
+                saved.clone(),
                 stop_rx.clone(),
             ))
         })

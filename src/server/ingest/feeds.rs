@@ -15,6 +15,7 @@ use chrono::Utc;
 
 use super::fetch::{FetchError, Fetched, Fetcher, Validators};
 use super::map::parse_feed;
+use super::state::ValidatorStore;
 use crate::config::ChannelConfig;
 use crate::config::server::SourceConfig;
 use crate::protocol::{ChannelId, ChannelInfo, Event, Health, HealthStatus, Item};
@@ -57,6 +58,19 @@ impl SourcePoller {
             validators: Validators::default(),
             failures: 0,
         }
+    }
+
+    /// Starts from validators saved by an earlier run.
+    #[must_use]
+    pub fn with_validators(mut self, validators: Validators) -> Self {
+        self.validators = validators;
+        self
+    }
+
+    /// The validators to send next time (save them to survive a restart).
+    #[must_use]
+    pub fn validators(&self) -> &Validators {
+        &self.validators
     }
 
     /// Polls once: fetch, parse, append what changed. Returns the outcome and when to poll next.
@@ -233,6 +247,7 @@ pub async fn run_channel(
     fetcher: Fetcher,
     log: Arc<dyn EventLog>,
     board: Arc<HealthBoard>,
+    saved: Option<ValidatorStore>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let count = channel.sources.len();
@@ -243,8 +258,12 @@ pub async fn run_channel(
         let log = Arc::clone(&log);
         let board = Arc::clone(&board);
         let mut shutdown = shutdown.clone();
+        let saved = saved.clone();
         tasks.spawn(async move {
             let mut poller = SourcePoller::new(info.id.clone(), source.clone());
+            if let Some(saved) = &saved {
+                poller = poller.with_validators(saved.load(&source.url).await);
+            }
             // Spread the first polls of many sources over a few seconds.
             let mut wait = jitter(Duration::from_millis(200 * index as u64), Duration::from_secs(3));
             loop {
@@ -259,6 +278,11 @@ pub async fn run_channel(
                 let error = match result {
                     Ok(outcome) => {
                         tracing::debug!(channel = %info.id, source = %source.url, ?outcome, "polled");
+                        if let Some(saved) = &saved
+                            && !outcome.not_modified
+                        {
+                            saved.save(&source.url, poller.validators()).await;
+                        }
                         None
                     }
                     Err(message) => {

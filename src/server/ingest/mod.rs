@@ -4,11 +4,13 @@
 //! - [`feeds`]: one polling task per feed source, appending what changed, tracking health.
 //! - [`fetch`]: polite HTTP (conditional GET, compression, limits) and `file://` reading.
 //! - [`map`]: feed parsing (feed-rs) and mapping entries to clean items with stable keys.
+//! - [`state`]: feed validators kept across restarts.
 //! - [`text`]: markup to plain text.
 
 pub mod feeds;
 pub mod fetch;
 pub mod map;
+pub mod state;
 pub mod text;
 
 use std::time::Duration;
