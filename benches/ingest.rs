@@ -1,0 +1,262 @@
+//! Feed ingestion: `cargo bench --bench ingest`.
+//!
+//! 100 feeds of 50 items each, served by a local HTTP server (loopback only), polled by the
+//! server's own `SourcePoller` into a real SQLite event log. Prints items ingested per second
+//! (first poll of every feed, all new) and the bytes a server fetches per hour of 15-minute
+//! polling when a quarter of the feeds change each round: with conditional GET and without.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tidings::config::server::SourceConfig;
+use tidings::protocol::ChannelId;
+use tidings::server::ingest::feeds::SourcePoller;
+use tidings::server::ingest::fetch::{Fetcher, Validators};
+use tidings::server::log::sqlite::SqliteLog;
+
+const FEEDS: usize = 100;
+const ITEMS: usize = 50;
+/// Polls per hour at the default 15-minute interval.
+const ROUNDS: usize = 4;
+/// Feeds that publish something new between two polls.
+const CHANGING: usize = 25;
+
+#[derive(Default)]
+struct Feeds {
+    /// Per feed: (revision, document).
+    documents: Mutex<HashMap<usize, (u64, String)>>,
+    bytes: AtomicU64,
+    full: AtomicUsize,
+    not_modified: AtomicUsize,
+}
+
+fn document(feed: usize, revision: u64) -> String {
+    let mut items = String::new();
+    for n in 0..ITEMS {
+        // Revision r adds r newer items on top; the oldest fall off, like a real feed.
+        let id = revision as usize + n;
+        items.push_str(&format!(
+            "<item><title>Feed {feed} story {id}: a headline of ordinary length for a news item</title>\
+             <link>https://news{feed}.example/story/{id}</link><guid>urn:feed{feed}:{id}</guid>\
+             <pubDate>Thu, 26 Nov 2026 {:02}:{:02}:00 GMT</pubDate>\
+             <description>&lt;p&gt;A summary of story {id} with &lt;b&gt;some markup&lt;/b&gt; and enough words to look like \
+             the first paragraph of a real article, as most feeds send it.&lt;/p&gt;</description></item>",
+            (id / 60) % 24,
+            id % 60
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Feed {feed}</title>{items}</channel></rss>"
+    )
+}
+
+async fn serve_feed(
+    State(feeds): State<Arc<Feeds>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(feed) = name
+        .strip_suffix(".xml")
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (revision, body) = {
+        let documents = feeds
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match documents.get(&feed) {
+            Some(entry) => entry.clone(),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        }
+    };
+    let etag = format!("\"{feed}-{revision}\"");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        feeds.not_modified.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    feeds.full.fetch_add(1, Ordering::Relaxed);
+    feeds.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+    (
+        [
+            (header::ETAG, etag),
+            (header::CONTENT_TYPE, "application/rss+xml".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn round(
+    pollers: &mut [SourcePoller],
+    fetcher: &Fetcher,
+    log: &SqliteLog,
+    conditional: bool,
+) -> (usize, Duration) {
+    let started = Instant::now();
+    let mut added = 0;
+    // All feeds at once, as the server's tasks would after a start.
+    let polls = pollers.iter_mut().map(|poller| async move {
+        if !conditional {
+            *poller = std::mem::replace(
+                poller,
+                SourcePoller::new(
+                    ChannelId::new("x").unwrap_or_else(|_| unreachable!()),
+                    dummy(),
+                ),
+            )
+            .with_validators(Validators::default());
+        }
+        poller.poll(fetcher, log).await
+    });
+    for (result, _) in futures_util::future::join_all(polls).await {
+        match result {
+            Ok(outcome) => added += outcome.added + outcome.updated,
+            Err(error) => {
+                eprintln!("poll failed: {error}");
+                std::process::exit(1);
+            }
+        }
+    }
+    (added, started.elapsed())
+}
+
+fn dummy() -> SourceConfig {
+    SourceConfig {
+        url: String::new(),
+        name: None,
+        poll_interval: Duration::from_secs(900),
+    }
+}
+
+async fn hour_of_polling(
+    base: &str,
+    feeds: &Arc<Feeds>,
+    conditional: bool,
+) -> (u64, usize, usize, usize, f64) {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("no temporary directory: {error}");
+            std::process::exit(1);
+        }
+    };
+    let log = match SqliteLog::open(&dir.path().join("events.sqlite3"), None) {
+        Ok(log) => log,
+        Err(error) => {
+            eprintln!("cannot open the log: {error}");
+            std::process::exit(1);
+        }
+    };
+    let fetcher = match Fetcher::new(Duration::from_secs(30), 8 << 20) {
+        Ok(fetcher) => fetcher,
+        Err(error) => {
+            eprintln!("cannot build the fetcher: {error}");
+            std::process::exit(1);
+        }
+    };
+    {
+        let mut documents = feeds
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for feed in 0..FEEDS {
+            documents.insert(feed, (0, document(feed, 0)));
+        }
+    }
+    let channel =
+        |feed: usize| ChannelId::new(format!("c{}", feed % 8)).unwrap_or_else(|_| unreachable!());
+    let mut pollers: Vec<SourcePoller> = (0..FEEDS)
+        .map(|feed| {
+            SourcePoller::new(
+                channel(feed),
+                SourceConfig {
+                    url: format!("{base}/feed/{feed}.xml"),
+                    name: None,
+                    poll_interval: Duration::from_secs(900),
+                },
+            )
+        })
+        .collect();
+    // The first poll: everything is new.
+    let (first_items, first_time) = round(&mut pollers, &fetcher, &log, conditional).await;
+    let rate = first_items as f64 / first_time.as_secs_f64();
+    // Then an hour: each round, a quarter of the feeds publish two new items.
+    feeds.bytes.store(0, Ordering::Relaxed);
+    feeds.full.store(0, Ordering::Relaxed);
+    feeds.not_modified.store(0, Ordering::Relaxed);
+    let mut later_items = 0;
+    for r in 0..ROUNDS {
+        {
+            let mut documents = feeds
+                .documents
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for feed in (0..FEEDS).filter(|feed| (feed + r) % (FEEDS / CHANGING) == 0) {
+                if let Some(entry) = documents.get_mut(&feed) {
+                    entry.0 += 2;
+                    entry.1 = document(feed, entry.0);
+                }
+            }
+        }
+        later_items += round(&mut pollers, &fetcher, &log, conditional).await.0;
+    }
+    (
+        feeds.bytes.load(Ordering::Relaxed),
+        feeds.full.load(Ordering::Relaxed),
+        feeds.not_modified.load(Ordering::Relaxed),
+        later_items,
+        rate,
+    )
+}
+
+fn main() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("no runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async {
+        let feeds = Arc::new(Feeds::default());
+        let router = Router::new().route("/feed/{name}", get(serve_feed)).with_state(Arc::clone(&feeds));
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("cannot bind: {error}");
+                std::process::exit(1);
+            }
+        };
+        let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let document_kib = document(0, 0).len() as f64 / 1024.0;
+        println!("{FEEDS} feeds x {ITEMS} items ({document_kib:.1} KiB each), polled every 15 min for an hour; {CHANGING} feeds change per round\n");
+        println!("| mode | items ingested/s (first poll, all new) | full fetches per hour | 304s per hour | bytes fetched per hour | items appended per hour |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for conditional in [true, false] {
+            let (bytes, full, not_modified, items, rate) = hour_of_polling(&base, &feeds, conditional).await;
+            println!(
+                "| {} | {rate:.0} | {full} | {not_modified} | {:.2} MiB | {items} |",
+                if conditional { "conditional GET" } else { "unconditional" },
+                bytes as f64 / (1024.0 * 1024.0)
+            );
+        }
+    });
+}
