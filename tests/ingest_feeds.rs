@@ -225,6 +225,25 @@ async fn after_a_restart_the_first_poll_is_a_cheap_304() {
     let server = TestServer::start(&extra).await;
     let mut stream = SseClient::connect(&server.base, "/v1/stream?channels=world", None).await;
     stream.until(|e| e.event == "item").await;
+    // The item is out before the poller has saved the feed's validators: wait for those, or a
+    // stop now would cancel the save (harmless in use: the next start just fetches in full).
+    let ingest_state = server.dir.path().join(tidings::server::INGEST_FILE);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let saved: i64 = rusqlite::Connection::open(&ingest_state)
+            .and_then(|conn| {
+                conn.query_row("SELECT count(*) FROM validators", [], |row| row.get(0))
+            })
+            .unwrap_or(0);
+        if saved == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "validators never saved"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (_, dir) = server.stop().await;
     assert_eq!(
         (
