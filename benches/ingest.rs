@@ -18,7 +18,7 @@ use axum::routing::get;
 use tidings::config::server::SourceConfig;
 use tidings::protocol::ChannelId;
 use tidings::server::ingest::feeds::SourcePoller;
-use tidings::server::ingest::fetch::{Fetcher, Validators};
+use tidings::server::ingest::fetch::Fetcher;
 use tidings::server::log::sqlite::SqliteLog;
 
 const FEEDS: usize = 100;
@@ -98,28 +98,24 @@ async fn serve_feed(
         .into_response()
 }
 
+/// Polls every source once, all at once as the server's tasks would after a start. Without
+/// conditional GET, each round starts from fresh pollers that remember no validators.
 async fn round(
-    pollers: &mut [SourcePoller],
+    pollers: &mut Vec<SourcePoller>,
+    sources: &[(ChannelId, SourceConfig)],
     fetcher: &Fetcher,
     log: &SqliteLog,
     conditional: bool,
 ) -> (usize, Duration) {
+    if !conditional || pollers.is_empty() {
+        *pollers = sources
+            .iter()
+            .map(|(channel, source)| SourcePoller::new(channel.clone(), source.clone()))
+            .collect();
+    }
     let started = Instant::now();
     let mut added = 0;
-    // All feeds at once, as the server's tasks would after a start.
-    let polls = pollers.iter_mut().map(|poller| async move {
-        if !conditional {
-            *poller = std::mem::replace(
-                poller,
-                SourcePoller::new(
-                    ChannelId::new("x").unwrap_or_else(|_| unreachable!()),
-                    dummy(),
-                ),
-            )
-            .with_validators(Validators::default());
-        }
-        poller.poll(fetcher, log).await
-    });
+    let polls = pollers.iter_mut().map(|poller| poller.poll(fetcher, log));
     for (result, _) in futures_util::future::join_all(polls).await {
         match result {
             Ok(outcome) => added += outcome.added + outcome.updated,
@@ -130,14 +126,6 @@ async fn round(
         }
     }
     (added, started.elapsed())
-}
-
-fn dummy() -> SourceConfig {
-    SourceConfig {
-        url: String::new(),
-        name: None,
-        poll_interval: Duration::from_secs(900),
-    }
 }
 
 async fn hour_of_polling(
@@ -177,20 +165,20 @@ async fn hour_of_polling(
     }
     let channel =
         |feed: usize| ChannelId::new(format!("c{}", feed % 8)).unwrap_or_else(|_| unreachable!());
-    let mut pollers: Vec<SourcePoller> = (0..FEEDS)
+    let sources: Vec<(ChannelId, SourceConfig)> = (0..FEEDS)
         .map(|feed| {
-            SourcePoller::new(
-                channel(feed),
-                SourceConfig {
-                    url: format!("{base}/feed/{feed}.xml"),
-                    name: None,
-                    poll_interval: Duration::from_secs(900),
-                },
-            )
+            let source = SourceConfig {
+                url: format!("{base}/feed/{feed}.xml"),
+                name: None,
+                poll_interval: Duration::from_secs(900),
+            };
+            (channel(feed), source)
         })
         .collect();
+    let mut pollers = Vec::new();
     // The first poll: everything is new.
-    let (first_items, first_time) = round(&mut pollers, &fetcher, &log, conditional).await;
+    let (first_items, first_time) =
+        round(&mut pollers, &sources, &fetcher, &log, conditional).await;
     let rate = first_items as f64 / first_time.as_secs_f64();
     // Then an hour: each round, a quarter of the feeds publish two new items.
     feeds.bytes.store(0, Ordering::Relaxed);
@@ -210,7 +198,9 @@ async fn hour_of_polling(
                 }
             }
         }
-        later_items += round(&mut pollers, &fetcher, &log, conditional).await.0;
+        later_items += round(&mut pollers, &sources, &fetcher, &log, conditional)
+            .await
+            .0;
     }
     (
         feeds.bytes.load(Ordering::Relaxed),

@@ -11,6 +11,7 @@
 //!   offline cache and publishing. No GUI code.
 //! - `server` (feature `server`): the content server: event log (SQLite), hub (fan-out), HTTP
 //!   API, SSE streams, web ticker page.
+//! - [`net`]: HTTP helpers both sides share (Retry-After, one-line request errors).
 //! - [`cli`]: logging set-up and process plumbing shared by the binaries.
 //!
 //! `docs/protocol.md` documents the wire protocol; `docs/architecture.md` the design choices.
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod net;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;

@@ -132,6 +132,14 @@ async fn collect(
     seen
 }
 
+/// Collects reports until a state satisfies `wanted`.
+async fn until_state(
+    events: &mut mpsc::Receiver<ConnectionEvent>,
+    wanted: impl Fn(&ConnectionState) -> bool,
+) -> Vec<ConnectionEvent> {
+    collect(events, |seen| states(seen).iter().any(&wanted)).await
+}
+
 fn messages(events: &[ConnectionEvent]) -> Vec<MessageEvent> {
     events
         .iter()
@@ -261,12 +269,7 @@ async fn backoff_grows_on_failures_then_resets_after_a_good_connection() {
 async fn no_content_stops_for_good() {
     let server = Scripted::start(vec![vec![Step::Send(b"HTTP/1.1 204 No Content\r\n\r\n")]]).await;
     let (_handle, mut events) = start(quick_config(server.url()));
-    let seen = collect(&mut events, |seen| {
-        states(seen)
-            .iter()
-            .any(|s| matches!(s, ConnectionState::Closed { .. }))
-    })
-    .await;
+    let seen = until_state(&mut events, |s| matches!(s, ConnectionState::Closed { .. })).await;
     assert!(
         matches!(states(&seen).last(), Some(ConnectionState::Closed { reason }) if reason.contains("204"))
     );
@@ -285,10 +288,8 @@ async fn unauthorized_stops_with_the_servers_reason() {
     let response: &'static [u8] = Box::leak(response.into_boxed_slice());
     let server = Scripted::start(vec![vec![Step::Send(response)]]).await;
     let (_handle, mut events) = start(quick_config(server.url()));
-    let seen = collect(&mut events, |seen| {
-        states(seen)
-            .iter()
-            .any(|s| matches!(s, ConnectionState::Unauthorized { .. }))
+    let seen = until_state(&mut events, |s| {
+        matches!(s, ConnectionState::Unauthorized { .. })
     })
     .await;
     assert_eq!(
@@ -342,10 +343,8 @@ async fn retry_after_is_honoured_and_reconnect_now_skips_the_wait() {
     ])
     .await;
     let (handle, mut events) = start(quick_config(server.url()));
-    let seen = collect(&mut events, |seen| {
-        states(seen)
-            .iter()
-            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    let seen = until_state(&mut events, |s| {
+        matches!(s, ConnectionState::Retrying { .. })
     })
     .await;
     assert!(
@@ -366,10 +365,8 @@ async fn a_refused_connection_is_offline_and_not_a_stream_is_retried() {
         .local_addr()
         .unwrap();
     let (handle, mut events) = start(quick_config(format!("http://{free}/x")));
-    let seen = collect(&mut events, |seen| {
-        states(seen)
-            .iter()
-            .any(|s| matches!(s, ConnectionState::Offline { .. }))
+    let seen = until_state(&mut events, |s| {
+        matches!(s, ConnectionState::Offline { .. })
     })
     .await;
     assert!(matches!(
@@ -381,10 +378,8 @@ async fn a_refused_connection_is_offline_and_not_a_stream_is_retried() {
     let html = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nhi";
     let server = Scripted::start(vec![vec![Step::Send(html)]]).await;
     let (handle, mut events) = start(quick_config(server.url()));
-    let seen = collect(&mut events, |seen| {
-        states(seen)
-            .iter()
-            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    let seen = until_state(&mut events, |s| {
+        matches!(s, ConnectionState::Retrying { .. })
     })
     .await;
     assert!(
@@ -406,10 +401,8 @@ async fn an_oversized_event_ends_the_connection_instead_of_growing() {
     let mut config = quick_config(server.url());
     config.limits.max_line_bytes = 1024;
     let (handle, mut events) = start(config);
-    let seen = collect(&mut events, |seen| {
-        states(seen)
-            .iter()
-            .any(|s| matches!(s, ConnectionState::Retrying { .. }))
+    let seen = until_state(&mut events, |s| {
+        matches!(s, ConnectionState::Retrying { .. })
     })
     .await;
     assert!(

@@ -75,12 +75,7 @@ async fn kill_9_mid_publish_then_restart_keeps_every_acknowledged_event_and_exac
 
     // Restart on the same data directory.
     let server = ChildServer::spawn(&config, &data);
-    let health: serde_json::Value = reqwest::get(format!("{}/healthz", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = get_json(&format!("{}/healthz", server.base)).await;
     let head = health["last_event_id"].as_str().unwrap().to_owned();
     assert!(
         parse(&head) >= parse(&last_before),

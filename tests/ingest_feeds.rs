@@ -195,12 +195,7 @@ async fn the_server_polls_its_sources_and_reports_channel_health() {
             tech_failing = true;
         }
     }
-    let catalog: serde_json::Value = reqwest::get(format!("{}/v1/channels", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog: serde_json::Value = get_json(&format!("{}/v1/channels", server.base)).await;
     let tech = catalog["channels"]
         .as_array()
         .unwrap()
@@ -267,11 +262,7 @@ async fn after_a_restart_the_first_poll_is_a_cheap_304() {
         1,
         "the body was not fetched again"
     );
-    let items: serde_json::Value = reqwest::get(format!("{}/v1/channels/world/items", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: serde_json::Value =
+        get_json(&format!("{}/v1/channels/world/items", server.base)).await;
     assert_eq!(items["items"].as_array().unwrap().len(), 1);
 }

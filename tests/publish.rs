@@ -290,12 +290,7 @@ async fn alerts_have_a_lifecycle_and_items_expire() {
         (retract["key"].as_str(), retract["reason"].as_str()),
         (Some("sale"), Some("expired"))
     );
-    let items: Value = reqwest::get(format!("{}/v1/channels/world/items", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: Value = get_json(&format!("{}/v1/channels/world/items", server.base)).await;
     assert!(items["items"].as_array().unwrap().is_empty());
 }
 
@@ -305,12 +300,7 @@ async fn read_api_catalog_items_health_metrics() {
     for n in 0..5 {
         publish(&server.base, "tech", &format!("tech {n}")).await;
     }
-    let catalog: Value = reqwest::get(format!("{}/v1/channels", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog: Value = get_json(&format!("{}/v1/channels", server.base)).await;
     let channels = catalog["channels"].as_array().unwrap();
     assert!(channels.len() >= 6);
     let tech = channels.iter().find(|c| c["id"] == "tech").unwrap();
@@ -321,12 +311,7 @@ async fn read_api_catalog_items_health_metrics() {
     assert!(tech["updated"].is_string());
     assert!(channels.iter().find(|c| c["id"] == "science").unwrap()["updated"].is_null());
 
-    let items: Value = reqwest::get(format!("{}/v1/channels/tech/items?limit=2", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: Value = get_json(&format!("{}/v1/channels/tech/items?limit=2", server.base)).await;
     let titles: Vec<&str> = items["items"]
         .as_array()
         .unwrap()
@@ -376,12 +361,7 @@ async fn read_api_catalog_items_health_metrics() {
         .unwrap();
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     assert_eq!(response.headers()["tidings-protocol"], "1");
-    let health: Value = reqwest::get(format!("{}/healthz", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&format!("{}/healthz", server.base)).await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["protocol"], 1);
 

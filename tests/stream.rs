@@ -208,12 +208,8 @@ async fn update_and_retract_travel_as_events_and_leave_one_item() {
         .until(|e| e.event == "item" && e.json()["title"] == "v2")
         .await;
     assert_eq!(titles(&events), ["v1", "v2"]);
-    let items: serde_json::Value = reqwest::get(format!("{}/v1/channels/world/items", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: serde_json::Value =
+        get_json(&format!("{}/v1/channels/world/items", server.base)).await;
     assert_eq!(items["items"].as_array().unwrap().len(), 1);
     assert_eq!(items["items"][0]["title"], "v2");
 

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use reqwest::StatusCode;
-use reqwest::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
-};
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -317,7 +315,7 @@ impl Runner {
                 return Outcome::Retry {
                     healthy: false,
                     offline: error.is_connect() || error.is_timeout(),
-                    reason: describe_error(&error),
+                    reason: crate::net::describe(&error),
                     after: None,
                 };
             }
@@ -339,7 +337,7 @@ impl Runner {
             let after = if status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::SERVICE_UNAVAILABLE
             {
-                retry_after(response.headers())
+                crate::net::retry_after(response.headers())
             } else {
                 None
             };
@@ -420,7 +418,7 @@ impl Runner {
                     return Outcome::Retry {
                         healthy,
                         offline: false,
-                        reason: describe_error(&error),
+                        reason: crate::net::describe(&error),
                         after: None,
                     };
                 }
@@ -461,17 +459,6 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
 /// The `message` of a Tidings JSON error, or the start of whatever the server sent.
 async fn error_message(response: reqwest::Response) -> String {
     let text = response.text().await.unwrap_or_default();
@@ -484,21 +471,4 @@ async fn error_message(response: reqwest::Response) -> String {
     } else {
         text.trim().to_owned()
     }
-}
-
-/// The error chain in one line, without the URL (it may carry tokens).
-fn describe_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text
-            .replace(&format!(" ({url})"), "")
-            .replace(url.as_str(), "the server");
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -107,13 +107,8 @@ impl Publisher {
         channel: &ChannelId,
         sent: reqwest::Result<reqwest::Response>,
     ) -> Result<PublishResponse, PublishError> {
-        let response = sent.map_err(|error| {
-            let mut text = error.to_string();
-            if let Some(source) = std::error::Error::source(&error) {
-                text = format!("{text}: {source}");
-            }
-            PublishError::Unreachable(text)
-        })?;
+        let response =
+            sent.map_err(|error| PublishError::Unreachable(crate::net::root_cause(&error)))?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         if (200..300).contains(&status) {

@@ -744,7 +744,7 @@ mod tests {
             raw,
             &no_env,
             &Overrides {
-                data_dir: Some("/tmp/x".into()),
+                data_dir: Some("test-data".into()),
                 ..Overrides::default()
             },
         )
@@ -757,7 +757,7 @@ mod tests {
             (name == "TIDINGS_MONITORING_TOKEN").then(|| "monitoring-secret-1".to_owned())
         };
         let overrides = Overrides {
-            data_dir: Some("/tmp/x".into()),
+            data_dir: Some("test-data".into()),
             ..Overrides::default()
         };
         let config = ServerConfig::build(raw, &env, &overrides).unwrap();
@@ -803,7 +803,7 @@ mod tests {
             raw,
             &env,
             &Overrides {
-                data_dir: Some("/d".into()),
+                data_dir: Some("test-data".into()),
                 ..Overrides::default()
             },
         )
@@ -815,7 +815,7 @@ mod tests {
             &env,
             &Overrides {
                 listen: Some("127.0.0.1:3".into()),
-                data_dir: Some("/d".into()),
+                data_dir: Some("test-data".into()),
             },
         )
         .unwrap();
@@ -865,7 +865,7 @@ mod tests {
             raw,
             &env,
             &Overrides {
-                data_dir: Some("/d".into()),
+                data_dir: Some("test-data".into()),
                 ..Overrides::default()
             },
         )

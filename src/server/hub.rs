@@ -245,23 +245,13 @@ impl Hub {
     /// answer through) made each subscriber wake once per event instead of once per burst,
     /// and the extra writes cut delivery throughput four- to fivefold (`docs/benchmarks.md`).
     pub fn fan_out(&self, frame: &Arc<Frame>) {
-        let mut next = 0;
-        while let Some(after) = self.fan_out_chunk(frame, next, usize::MAX) {
-            next = after;
-        }
-    }
-
-    /// Fans `frame` out to the slots from `start` on, at most `budget` of them; returns where
-    /// to continue, or `None` when done.
-    fn fan_out_chunk(&self, frame: &Arc<Frame>, start: usize, budget: usize) -> Option<usize> {
-        if start == 0 && frame.kind != EventKind::Channel {
+        if frame.kind != EventKind::Channel {
             self.note_latest(&frame.channel, frame.id);
         }
         let mut delivered = 0_u64;
         let mut dropped = 0_u64;
         let mut slots = self.lock();
-        let end = start.saturating_add(budget).min(slots.slots.len());
-        for index in start..end {
+        for index in 0..slots.slots.len() {
             let outcome = match slots.slots.get(index).and_then(Option::as_ref) {
                 Some(slot)
                     if slot
@@ -286,7 +276,6 @@ impl Hub {
                 None => {}
             }
         }
-        let more = end < slots.slots.len();
         drop(slots);
         self.metrics
             .events_delivered
@@ -297,7 +286,6 @@ impl Hub {
                 .fetch_add(dropped, Ordering::Relaxed);
             tracing::info!(dropped, event_id = %frame.id, "disconnected subscribers that could not keep up");
         }
-        more.then_some(end)
     }
 
     /// Queues a heartbeat tick to every subscriber (never drops anyone for it).

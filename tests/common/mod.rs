@@ -375,3 +375,12 @@ pub async fn metrics(base: &str) -> String {
     let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
     response.text().await.unwrap()
 }
+
+/// GETs `url` and parses the JSON answer.
+pub async fn get_json(url: &str) -> Value {
+    let response = tokio::time::timeout(WAIT, reqwest::get(url))
+        .await
+        .expect("GET timed out")
+        .unwrap();
+    response.json().await.unwrap()
+}

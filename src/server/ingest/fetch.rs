@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use reqwest::header::{
-    CACHE_CONTROL, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+    CACHE_CONTROL, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
 
 /// The User-Agent feeds see.
@@ -139,7 +139,7 @@ impl Fetcher {
         if !status.is_success() {
             return Err(FetchError::Status {
                 status: status.as_u16(),
-                retry_after: retry_after(response.headers()),
+                retry_after: crate::net::retry_after(response.headers()),
             });
         }
         if response
@@ -202,23 +202,8 @@ impl Fetcher {
         if error.is_timeout() {
             return FetchError::Timeout(self.timeout.as_secs());
         }
-        // People read this in the channel's health: name the host and the root cause only.
-        let mut cause = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(inner) = source {
-            cause = inner.to_string();
-            source = inner.source();
-        }
-        let host = error
-            .url()
-            .and_then(|u| u.host_str())
-            .unwrap_or("the feed server");
-        let what = if error.is_connect() {
-            "cannot reach"
-        } else {
-            "lost the connection to"
-        };
-        FetchError::Network(format!("{what} {host}: {cause}"))
+        // People read this in the channel's health.
+        FetchError::Network(crate::net::describe(error))
     }
 }
 
@@ -237,15 +222,4 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
             })
             .flatten()
     })
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
 }
