@@ -1,5 +1,5 @@
 //! The `tidings-server` command line: the example config, config checks, one-line errors for a
-//! bad config or a busy port, and graceful exit on SIGTERM with a stream open.
+//! bad config or a busy port, graceful exit on SIGTERM with a stream open, and demo mode.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -148,4 +148,49 @@ async fn sigterm_with_streams_open_exits_cleanly_within_a_second() {
     for stream in &mut streams {
         assert!(stream.ends_within(Duration::from_secs(1)).await);
     }
+}
+
+#[tokio::test]
+async fn demo_mode_serves_fictional_content_that_keeps_coming_with_no_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let data = dir.path().join("data");
+    let server = ChildServer::spawn_with(&config, &data, &["--demo"]);
+    let started = chrono::Utc::now();
+    let mut client = SseClient::connect(
+        &server.base,
+        "/v1/stream?channels=welcome,world,tech,science,business,sports,weather,alerts&weather=44.61,-67.22",
+        None,
+    )
+    .await;
+    let mut channels = std::collections::BTreeSet::new();
+    let (mut weather, mut alert, mut trickled) = (None, None, false);
+    while !(weather.is_some() && alert.is_some() && trickled && channels.len() == 6) {
+        let event = client.next().await;
+        let data = event.json();
+        match event.event.as_str() {
+            "weather" => weather = Some(data),
+            "alert" => alert = Some(data),
+            "item" => {
+                channels.insert(data["channel"].as_str().unwrap().to_owned());
+                let published: chrono::DateTime<chrono::Utc> =
+                    data["published"].as_str().unwrap().parse().unwrap();
+                trickled |= published > started;
+            }
+            _ => {}
+        }
+    }
+    let weather = weather.unwrap();
+    assert_eq!(weather["cell"], "44.6,-67.2");
+    assert_eq!(weather["daily"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        weather["daily"][0]["date"],
+        chrono::Utc::now().date_naive().to_string()
+    );
+    let alert = alert.unwrap();
+    assert_eq!(alert["event"], "Gale Warning");
+    assert!(alert["body"].as_str().unwrap().starts_with("DEMO ONLY"));
+    // The demo keeps its log apart from real content.
+    assert!(data.join("demo").join("events.sqlite3").exists());
+    assert!(!data.join("events.sqlite3").exists());
 }

@@ -22,6 +22,11 @@ struct Args {
     /// Directory for the event log.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Serve bundled, fictional demo content (feeds with new stories every few seconds,
+    /// recorded weather and a gale warning that comes and goes); needs no network. The event
+    /// log goes to a `demo` subdirectory of the data directory.
+    #[arg(long)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -67,7 +72,18 @@ fn load_config(args: &Args) -> anyhow::Result<ServerConfig> {
     )?)
 }
 
-async fn run_server(config: ServerConfig) -> anyhow::Result<()> {
+async fn run_server(mut config: ServerConfig, demo: bool) -> anyhow::Result<()> {
+    // Kept alive until the server stops.
+    let _demo = if demo {
+        let upstream = tidings::server::demo::start()
+            .await
+            .context("starting the demo content server")?;
+        tidings::server::demo::apply(&mut config, &upstream);
+        tracing::info!(data_dir = %config.data_dir.display(), "demo mode: all content is bundled and fictional");
+        Some(upstream)
+    } else {
+        None
+    };
     let listener = tidings::server::bind(config.listen).with_context(|| {
         format!(
             "cannot listen on {} (is another server using it? choose one with --listen)",
@@ -157,6 +173,22 @@ fn run(args: Args) -> anyhow::Result<()> {
             println!("data dir: {}", config.data_dir.display());
             let ids: Vec<&str> = config.channels.iter().map(|c| c.id().as_str()).collect();
             println!("channels: {}", ids.join(", "));
+            if config.ingest_enabled {
+                let sources: usize = config.channels.iter().map(|c| c.sources.len()).sum();
+                println!("feeds:    {sources}");
+                println!(
+                    "weather:  {} every {} min per subscribed cell",
+                    config.weather.forecast_url,
+                    config.weather.refresh.as_secs() / 60
+                );
+                println!(
+                    "alerts:   {} every {} min per subscribed US cell",
+                    config.alerts.nws_url,
+                    config.alerts.refresh.as_secs() / 60
+                );
+            } else {
+                println!("ingest:   off (publish-only server)");
+            }
             let names: Vec<&str> = config.tokens.iter().map(|t| t.name.as_str()).collect();
             println!(
                 "tokens:   {}",
@@ -183,7 +215,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .thread_name("tidings-server")
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(run_server(config))
+            runtime.block_on(run_server(config, args.demo))
         }
     }
 }

@@ -75,6 +75,12 @@ pub struct RawServerConfig {
     /// Content ingestion.
     #[serde(default)]
     pub ingest: RawIngest,
+    /// Weather (Open-Meteo).
+    #[serde(default)]
+    pub weather: RawWeather,
+    /// Severe-weather alerts (US National Weather Service).
+    #[serde(default)]
+    pub alerts: RawAlerts,
     /// Request limits.
     #[serde(default)]
     pub limits: RawLimits,
@@ -110,6 +116,28 @@ pub struct RawStream {
 pub struct RawIngest {
     /// Poll the channels' sources (false: a publish-only server).
     pub enabled: Option<bool>,
+}
+
+/// `[weather]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeather {
+    /// Base URL of the Open-Meteo forecast API.
+    pub forecast_url: Option<String>,
+    /// Base URL of the Open-Meteo geocoding API.
+    pub geocoding_url: Option<String>,
+    /// Minutes between refreshes of a cell's weather.
+    pub refresh_minutes: Option<u64>,
+}
+
+/// `[alerts]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// Base URL of the NWS API.
+    pub nws_url: Option<String>,
+    /// Minutes between checks of a cell's active alerts.
+    pub refresh_minutes: Option<u64>,
 }
 
 /// `[limits]`
@@ -232,6 +260,49 @@ impl Default for StreamSettings {
     }
 }
 
+/// Where weather comes from and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeatherSettings {
+    /// Open-Meteo forecast API base URL (`/v1/forecast` is appended).
+    pub forecast_url: String,
+    /// Open-Meteo geocoding API base URL (`/v1/search` is appended).
+    pub geocoding_url: String,
+    /// Time between refreshes of one cell.
+    pub refresh: Duration,
+}
+
+impl Default for WeatherSettings {
+    fn default() -> Self {
+        Self {
+            forecast_url: "https://api.open-meteo.com".to_owned(),
+            geocoding_url: "https://geocoding-api.open-meteo.com".to_owned(),
+            refresh: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Where severe-weather alerts come from and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// NWS API base URL (`/alerts/active` is appended).
+    pub nws_url: String,
+    /// Time between checks of one cell.
+    pub refresh: Duration,
+    /// Ask only for cells inside the area the NWS covers (the US and its territories). Off
+    /// only in demo mode, whose recorded alerts are served anywhere.
+    pub us_only: bool,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            nws_url: "https://api.weather.gov".to_owned(),
+            refresh: Duration::from_secs(2 * 60),
+            us_only: true,
+        }
+    }
+}
+
 /// Request limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitSettings {
@@ -348,8 +419,12 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Stream behaviour.
     pub stream: StreamSettings,
-    /// Whether channel sources are polled.
+    /// Whether channel sources, weather and alerts are fetched.
     pub ingest_enabled: bool,
+    /// Weather source.
+    pub weather: WeatherSettings,
+    /// Severe-weather alert source.
+    pub alerts: AlertSettings,
     /// Request limits.
     pub limits: LimitSettings,
     /// Channels in catalog order.
@@ -410,6 +485,8 @@ impl ServerConfig {
 
         let stream = build_stream(&raw.stream)?;
         let ingest_enabled = raw.ingest.enabled.unwrap_or(true);
+        let weather = build_weather(&raw.weather)?;
+        let alerts = build_alerts(&raw.alerts)?;
         let limits = LimitSettings {
             max_publish_bytes: in_range(
                 "limits.max_publish_bytes",
@@ -441,6 +518,8 @@ impl ServerConfig {
             data_dir,
             stream,
             ingest_enabled,
+            weather,
+            alerts,
             limits,
             channels,
             tokens,
@@ -506,6 +585,65 @@ where
         ));
     }
     Ok(value)
+}
+
+/// An http(s) base URL without a trailing slash.
+fn base_url(setting: &str, value: Option<&String>, default: &str) -> Result<String, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default.to_owned());
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(invalid(
+            setting,
+            format!("{value:?} is not an http(s) URL like {default}"),
+        )),
+    }
+}
+
+fn build_weather(raw: &RawWeather) -> Result<WeatherSettings, ConfigError> {
+    let defaults = WeatherSettings::default();
+    Ok(WeatherSettings {
+        forecast_url: base_url(
+            "weather.forecast_url",
+            raw.forecast_url.as_ref(),
+            &defaults.forecast_url,
+        )?,
+        geocoding_url: base_url(
+            "weather.geocoding_url",
+            raw.geocoding_url.as_ref(),
+            &defaults.geocoding_url,
+        )?,
+        refresh: Duration::from_secs(
+            60 * in_range(
+                "weather.refresh_minutes",
+                raw.refresh_minutes,
+                defaults.refresh.as_secs() / 60,
+                5,
+                24 * 60,
+            )?,
+        ),
+    })
+}
+
+fn build_alerts(raw: &RawAlerts) -> Result<AlertSettings, ConfigError> {
+    let defaults = AlertSettings::default();
+    Ok(AlertSettings {
+        nws_url: base_url("alerts.nws_url", raw.nws_url.as_ref(), &defaults.nws_url)?,
+        refresh: Duration::from_secs(
+            60 * in_range(
+                "alerts.refresh_minutes",
+                raw.refresh_minutes,
+                defaults.refresh.as_secs() / 60,
+                1,
+                60,
+            )?,
+        ),
+        us_only: true,
+    })
 }
 
 fn build_stream(raw: &RawStream) -> Result<StreamSettings, ConfigError> {
@@ -765,6 +903,9 @@ mod tests {
         assert!(!config.channels.is_empty());
         for section in [
             "[stream]",
+            "[ingest]",
+            "[weather]",
+            "[alerts]",
             "[limits]",
             "[retention]",
             "[[channels]]",
@@ -793,6 +934,17 @@ mod tests {
         }
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert!(config.tokens.is_empty());
+        assert_eq!(config.weather, WeatherSettings::default());
+        assert_eq!(config.alerts, AlertSettings::default());
+        let custom = build(
+            "[weather]\nforecast_url = \"http://meteo.lan:8080/\"\nrefresh_minutes = 30\n\
+             [alerts]\nrefresh_minutes = 5",
+        )
+        .unwrap();
+        assert_eq!(custom.weather.forecast_url, "http://meteo.lan:8080");
+        assert_eq!(custom.weather.refresh, Duration::from_secs(1800));
+        assert_eq!(custom.alerts.refresh, Duration::from_secs(300));
+        assert!(custom.alerts.us_only);
     }
 
     #[test]
@@ -840,6 +992,17 @@ mod tests {
                 "[[tokens]]\nname = \"t\"\ntoken = \"long-enough-token\"\nchannels = [\"nosuch\"]",
                 "tokens[0].channels",
             ),
+            (
+                "[weather]\nforecast_url = \"ftp://x\"",
+                "weather.forecast_url",
+            ),
+            (
+                "[weather]\ngeocoding_url = \"nope\"",
+                "weather.geocoding_url",
+            ),
+            ("[weather]\nrefresh_minutes = 1", "weather.refresh_minutes"),
+            ("[alerts]\nnws_url = \"https://\"", "alerts.nws_url"),
+            ("[alerts]\nrefresh_minutes = 0", "alerts.refresh_minutes"),
         ];
         for (text, setting) in cases {
             let error = build(text).unwrap_err().to_string();

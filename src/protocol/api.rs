@@ -72,3 +72,54 @@ pub struct ErrorDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
+
+/// The answer of `GET /v1/geocode?q=NAME`: places matching a name, best first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeocodeResponse {
+    /// Matching places; empty when none.
+    #[serde(default)]
+    pub results: Vec<Place>,
+}
+
+/// A place found by name, for the weather location picker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    /// Its name, e.g. "Springfield".
+    pub name: String,
+    /// State, province or region, e.g. "Illinois".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Country name, e.g. "United States".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, e.g. "US".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    /// Latitude in degrees.
+    pub latitude: f64,
+    /// Longitude in degrees.
+    pub longitude: f64,
+    /// IANA time zone, e.g. "America/Chicago".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Population, when known (helps tell places of one name apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<u64>,
+}
+
+impl Place {
+    /// "Name, Region, Country" without empty or repeated parts.
+    #[must_use]
+    pub fn label(&self) -> String {
+        let mut parts: Vec<&str> = vec![self.name.as_str()];
+        for part in [self.region.as_deref(), self.country.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if !part.is_empty() && !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
+        parts.join(", ")
+    }
+}

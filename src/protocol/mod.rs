@@ -9,7 +9,7 @@ mod event;
 mod id;
 mod sse;
 
-pub use api::{ErrorBody, ErrorDetail, PublishRequest, PublishResponse};
+pub use api::{ErrorBody, ErrorDetail, GeocodeResponse, Place, PublishRequest, PublishResponse};
 pub use event::{
     Alert, AlertStatus, ChannelInfo, ChannelKind, Condition, CurrentWeather, DailyForecast,
     DecodeError, Event, Gap, Health, HealthStatus, Item, Retract, RetractKind, Severity,

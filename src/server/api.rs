@@ -20,10 +20,11 @@ use serde_json::{Map, Value};
 use super::ServerState;
 use super::auth::authorize;
 use super::error::ApiError;
+use super::geocode;
 use super::log::{EventKind, NewEvent, StateChange};
 use super::stream::{self, StreamQuery};
 use crate::protocol::{
-    Alert, AlertStatus, ChannelId, ChannelInfo, ChannelKind, Event, Item, ItemKey,
+    Alert, AlertStatus, ChannelId, ChannelInfo, ChannelKind, Event, GeocodeResponse, Item, ItemKey,
     PROTOCOL_VERSION, PublishRequest, PublishResponse, Retract, RetractKind, Severity,
 };
 
@@ -36,7 +37,7 @@ pub const MAX_LINK_BYTES: usize = 2_048;
 /// Longest area or instruction of an alert, in characters.
 pub const MAX_ALERT_TEXT_CHARS: usize = 4_000;
 /// How long a cancelled alert stays visible before it is removed.
-const CANCELLED_ALERT_SECS: i64 = 15 * 60;
+pub const CANCELLED_ALERT_SECS: i64 = 15 * 60;
 
 const WEB_PAGE: &str = include_str!("web/index.html");
 
@@ -50,6 +51,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/v1/channels/{id}/items", get(items).post(publish))
         .route("/v1/channels/{id}/items/{key}", delete(retract))
         .route("/v1/stream", get(stream_handler))
+        .route("/v1/geocode", get(geocode))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(common_headers))
@@ -203,6 +205,76 @@ async fn items(
         })
         .collect();
     Ok(axum::Json(serde_json::json!({ "channel": channel, "items": items })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct GeocodeQuery {
+    q: Option<String>,
+    count: Option<String>,
+    language: Option<String>,
+}
+
+fn invalid_parameter(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_parameter",
+        message: message.into(),
+    }
+}
+
+/// Place search for the weather location picker (proxied and cached).
+async fn geocode(
+    State(state): State<Arc<ServerState>>,
+    query: Result<Query<GeocodeQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| bad_query(&rejection))?;
+    let name = query.q.as_deref().map(str::trim).unwrap_or_default();
+    if name.is_empty() {
+        return Err(invalid_parameter(
+            "q is required: part of a place name, e.g. /v1/geocode?q=Berlin",
+        ));
+    }
+    if name.chars().count() > geocode::MAX_QUERY_CHARS {
+        return Err(invalid_parameter(format!(
+            "q is longer than {} characters",
+            geocode::MAX_QUERY_CHARS
+        )));
+    }
+    let count = match query.count.as_deref() {
+        None => geocode::DEFAULT_COUNT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=geocode::MAX_COUNT).contains(n))
+            .ok_or_else(|| {
+                invalid_parameter(format!(
+                    "count must be a number from 1 to {}",
+                    geocode::MAX_COUNT
+                ))
+            })?,
+    };
+    let language = query
+        .language
+        .as_deref()
+        .unwrap_or("en")
+        .to_ascii_lowercase();
+    if language.len() != 2 || !language.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(invalid_parameter(
+            "language must be a two-letter code such as en or de",
+        ));
+    }
+    // One letter matches too much to be useful; the upstream answers nothing for it either.
+    if name.chars().count() < 2 {
+        return Ok(axum::Json(GeocodeResponse::default()).into_response());
+    }
+    let answer = state
+        .geocoder
+        .search(name, count, &language)
+        .await
+        .map_err(|message| {
+            tracing::warn!(%message, "place search failed");
+            ApiError::BadGateway(message)
+        })?;
+    Ok(axum::Json(answer.as_ref()).into_response())
 }
 
 async fn stream_handler(

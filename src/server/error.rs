@@ -54,6 +54,9 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// 502: a service this server relies on failed (the place search).
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: the server cannot take the request now.
     #[error("{0}")]
     Unavailable(String),
@@ -75,6 +78,7 @@ impl ApiError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Log(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +93,7 @@ impl ApiError {
             Self::TooLarge { .. } => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::InvalidField { .. } => "invalid_field",
+            Self::BadGateway(_) => "upstream_failed",
             Self::Unavailable(_) => "unavailable",
             Self::Log(_) => "internal",
         }

@@ -83,6 +83,8 @@ struct Slots {
     next_token: u64,
     count: usize,
     closed: bool,
+    /// Subscribers per weather cell: the cells whose weather and alerts are worth fetching.
+    cells: HashMap<ItemKey, usize>,
 }
 
 impl Slots {
@@ -90,6 +92,14 @@ impl Slots {
         let slot = self.slots.get_mut(index)?.take()?;
         self.free.push(index);
         self.count -= 1;
+        for cell in &slot.selection.cells {
+            if let Some(count) = self.cells.get_mut(cell) {
+                *count -= 1;
+                if *count == 0 {
+                    self.cells.remove(cell);
+                }
+            }
+        }
         Some(slot)
     }
 }
@@ -102,6 +112,8 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Newest event id per channel, for the catalog's "last update".
     latest: Mutex<HashMap<ChannelId, EventId>>,
+    /// Bumped when a subscriber brings a weather cell nobody else had.
+    new_cells: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -159,7 +171,23 @@ impl Hub {
             max_subscribers,
             metrics,
             latest: Mutex::new(HashMap::new()),
+            new_cells: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// The weather cells at least one open stream subscribed to, sorted.
+    #[must_use]
+    pub fn active_cells(&self) -> Vec<ItemKey> {
+        let mut cells: Vec<ItemKey> = self.lock().cells.keys().cloned().collect();
+        cells.sort();
+        cells
+    }
+
+    /// Changes whenever a subscriber brings a cell that had no subscriber, so its weather can
+    /// be fetched at once instead of at the next scheduled round. One receiver per source.
+    #[must_use]
+    pub fn watch_new_cells(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.new_cells.subscribe()
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -226,7 +254,16 @@ impl Hub {
             }
         };
         slots.count += 1;
+        let mut fresh_cell = false;
+        for cell in &selection.cells {
+            let count = slots.cells.entry(cell.clone()).or_insert(0);
+            fresh_cell |= *count == 0;
+            *count += 1;
+        }
         drop(slots);
+        if fresh_cell {
+            self.new_cells.send_modify(|generation| *generation += 1);
+        }
         self.metrics.subscribers.fetch_add(1, Ordering::Relaxed);
         self.metrics.streams_opened.fetch_add(1, Ordering::Relaxed);
         Ok(Subscription {

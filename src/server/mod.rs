@@ -6,7 +6,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod demo;
 pub mod error;
+pub mod geocode;
 pub mod hub;
 pub mod ingest;
 mod listener;
@@ -26,8 +28,8 @@ use self::hub::Hub;
 use self::log::sqlite::SqliteLog;
 use self::log::{EventKind, EventLog, NewEvent, StateChange, now_millis};
 use self::metrics::Metrics;
-use crate::config::ServerConfig;
-use crate::protocol::{ChannelInfo, Event, Retract};
+use crate::config::{self, ServerConfig};
+use crate::protocol::{ChannelInfo, ChannelKind, Event, Retract};
 
 /// Name of the event log file inside the data directory.
 pub const LOG_FILE: &str = "events.sqlite3";
@@ -51,6 +53,8 @@ pub struct ServerState {
     pub hub: Arc<Hub>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The place search behind `/v1/geocode`.
+    pub geocoder: geocode::Geocoder,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -103,11 +107,15 @@ pub async fn serve(
         Arc::clone(&metrics),
     );
     let heartbeat = config.stream.heartbeat;
+    let fetcher = ingest::fetch::Fetcher::new(ingest::FETCH_TIMEOUT, ingest::MAX_FEED_BYTES)
+        .context("building the feed fetcher")?;
+    let geocoder = geocode::Geocoder::new(fetcher.clone(), config.weather.geocoding_url.clone());
     let state = Arc::new(ServerState {
         config,
         log: Arc::new(log.clone()),
         hub: Arc::clone(&hub),
         metrics,
+        geocoder,
     });
     seed_latest(&state).await?;
     sync_channel_info(&state).await?;
@@ -116,8 +124,6 @@ pub async fn serve(
     let hub_task =
         tokio::spawn(Arc::clone(&hub).run(commit_rx, heartbeat, stopped(stop_rx.clone())));
     let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped(stop_rx.clone())));
-    let fetcher = ingest::fetch::Fetcher::new(ingest::FETCH_TIMEOUT, ingest::MAX_FEED_BYTES)
-        .context("building the feed fetcher")?;
     let board = Arc::new(ingest::feeds::HealthBoard::default());
     let validators_path = state.config.data_dir.join(INGEST_FILE);
     let saved = match tokio::task::spawn_blocking(move || {
@@ -148,6 +154,10 @@ pub async fn serve(
             ))
         })
         .collect();
+    let mut location_sources = Vec::new();
+    if state.config.ingest_enabled {
+        location_sources = spawn_location_sources(&state, &fetcher, &board, &stop_rx);
+    }
     let router = api::router(Arc::clone(&state));
     let api_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -170,7 +180,7 @@ pub async fn serve(
     hub.close();
     let _ = hub_task.await;
     let _ = maintenance.await;
-    for poller in pollers {
+    for poller in pollers.into_iter().chain(location_sources) {
         let _ = poller.await;
     }
     let _ = accept.await;
@@ -178,6 +188,68 @@ pub async fn serve(
     // Whatever is left there was already abandoned by the accept loop's grace period.
     api_runtime.shutdown_background();
     Ok(())
+}
+
+/// Starts the weather and severe-weather alert sources for the first channel of each kind;
+/// they fetch only for the cells that connected clients subscribed to.
+fn spawn_location_sources(
+    state: &Arc<ServerState>,
+    fetcher: &ingest::fetch::Fetcher,
+    board: &Arc<ingest::feeds::HealthBoard>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use ingest::cells::{CellSchedule, run_cells};
+    let first_of = |kind: ChannelKind| {
+        state
+            .config
+            .channels
+            .iter()
+            .find(|channel| channel.info.kind == kind)
+    };
+    // The location source counts as one more source of its channel, after its feeds.
+    let health = |channel: &config::ChannelConfig| ingest::feeds::HealthReport {
+        board: Arc::clone(board),
+        log: Arc::clone(&state.log),
+        channel: channel.info.clone(),
+        index: channel.sources.len(),
+        count: channel.sources.len() + 1,
+    };
+    let mut tasks = Vec::new();
+    if let Some(channel) = first_of(ChannelKind::Weather) {
+        let settings = &state.config.weather;
+        let poll = ingest::weather::WeatherPoll {
+            fetcher: fetcher.clone(),
+            base_url: settings.forecast_url.clone(),
+            channel: channel.id().clone(),
+            log: Arc::clone(&state.log),
+            refresh: settings.refresh,
+        };
+        tasks.push(tokio::spawn(run_cells(
+            Arc::clone(&state.hub),
+            CellSchedule::new(settings.refresh),
+            poll,
+            health(channel),
+            stop.clone(),
+        )));
+    }
+    if let Some(channel) = first_of(ChannelKind::Alerts) {
+        let settings = &state.config.alerts;
+        let poll = ingest::nws::NwsPoll::new(
+            fetcher.clone(),
+            settings.nws_url.clone(),
+            channel.id().clone(),
+            Arc::clone(&state.log),
+            settings.us_only,
+        );
+        tasks.push(tokio::spawn(run_cells(
+            Arc::clone(&state.hub),
+            CellSchedule::new(settings.refresh),
+            poll,
+            health(channel),
+            stop.clone(),
+        )));
+    }
+    tasks
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {

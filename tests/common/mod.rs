@@ -123,11 +123,17 @@ impl ChildServer {
     /// Starts the real binary on `127.0.0.1:0` with `config` and `data_dir`, waiting for its
     /// readiness line on stdout.
     pub fn spawn(config: &Path, data_dir: &Path) -> Self {
+        Self::spawn_with(config, data_dir, &[])
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra arguments such as `--demo`.
+    pub fn spawn_with(config: &Path, data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidings-server"))
             .args(["--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -216,6 +216,9 @@ impl HealthBoard {
             .entry(channel.clone())
             .or_insert_with(|| vec![None; count]);
         let before = summarise(states);
+        if states.len() < count {
+            states.resize(count, None); // a location source joins the channel's feeds
+        }
         if let Some(slot) = states.get_mut(index) {
             *slot = error;
         }
@@ -241,6 +244,47 @@ fn summarise(states: &[Option<String>]) -> Health {
     }
 }
 
+/// One source's slot on a channel's [`HealthBoard`], and where to announce changes.
+#[derive(Clone)]
+pub struct HealthReport {
+    /// The board.
+    pub board: Arc<HealthBoard>,
+    /// Where `channel` events go.
+    pub log: Arc<dyn EventLog>,
+    /// The channel as configured.
+    pub channel: ChannelInfo,
+    /// This source's index among the channel's sources.
+    pub index: usize,
+    /// How many sources the channel has.
+    pub count: usize,
+}
+
+impl HealthReport {
+    /// Records this source as fine (`None`) or failing, and appends a `channel` event when
+    /// that changes the channel's health.
+    pub async fn record(&self, error: Option<String>) {
+        let Some(health) = self
+            .board
+            .record(&self.channel.id, self.index, self.count, error)
+        else {
+            return;
+        };
+        let update = ChannelInfo {
+            health,
+            ..self.channel.clone()
+        };
+        let event = NewEvent {
+            channel: self.channel.id.clone(),
+            kind: EventKind::Channel,
+            data: Event::Channel(update).to_json(),
+            change: StateChange::ChannelInfo,
+        };
+        if let Err(error) = self.log.append(vec![event]).await {
+            tracing::error!(%error, "cannot record channel health");
+        }
+    }
+}
+
 /// Runs every source of `channel` until `shutdown`.
 pub async fn run_channel(
     channel: ChannelConfig,
@@ -256,7 +300,13 @@ pub async fn run_channel(
         let info = channel.info.clone();
         let fetcher = fetcher.clone();
         let log = Arc::clone(&log);
-        let board = Arc::clone(&board);
+        let health = HealthReport {
+            board: Arc::clone(&board),
+            log: Arc::clone(&log),
+            channel: info.clone(),
+            index,
+            count,
+        };
         let mut shutdown = shutdown.clone();
         let saved = saved.clone();
         tasks.spawn(async move {
@@ -290,18 +340,7 @@ pub async fn run_channel(
                         Some(message)
                     }
                 };
-                if let Some(health) = board.record(&info.id, index, count, error) {
-                    let update = ChannelInfo { health, ..info.clone() };
-                    let event = NewEvent {
-                        channel: info.id.clone(),
-                        kind: EventKind::Channel,
-                        data: Event::Channel(update).to_json(),
-                        change: StateChange::ChannelInfo,
-                    };
-                    if let Err(error) = log.append(vec![event]).await {
-                        tracing::error!(%error, "cannot record channel health");
-                    }
-                }
+                health.record(error).await;
                 // ±10% so sources with one interval drift apart instead of polling in bursts.
                 wait = jitter(next.mul_f64(0.9), next.mul_f64(1.1));
             }

@@ -1,17 +1,23 @@
 //! Content ingestion: turning outside sources into events, each source fetched once for every
 //! client of the server.
 //!
+//! - [`cells`]: scheduling of per-location sources over the cells clients subscribed to.
 //! - [`feeds`]: one polling task per feed source, appending what changed, tracking health.
 //! - [`fetch`]: polite HTTP (conditional GET, compression, limits) and `file://` reading.
 //! - [`map`]: feed parsing (feed-rs) and mapping entries to clean items with stable keys.
+//! - [`nws`]: severe-weather alerts from the US National Weather Service, as living alerts.
 //! - [`state`]: feed validators kept across restarts.
 //! - [`text`]: markup to plain text.
+//! - [`weather`]: current conditions and forecast from Open-Meteo, per cell.
 
+pub mod cells;
 pub mod feeds;
 pub mod fetch;
 pub mod map;
+pub mod nws;
 pub mod state;
 pub mod text;
+pub mod weather;
 
 use std::time::Duration;
 

@@ -169,9 +169,21 @@ impl Selection {
         match (kind, key) {
             (EventKind::Weather, Some(cell)) => self.cells.contains(cell),
             (EventKind::Weather, None) => false,
-            _ => true,
+            (_, Some(key)) => match scoped_cell(key.as_str()) {
+                Some(cell) => self.cells.iter().any(|wanted| wanted.as_str() == cell),
+                None => true,
+            },
+            (_, None) => true,
         }
     }
+}
+
+/// The weather cell a location-scoped key is meant for: keys of the form `@<cell>:<rest>`
+/// (e.g. `@39.1,-94.6:nws:urn:oid:…`) reach only streams subscribed to that cell. Severe-weather
+/// alerts use them, so a desk in Berlin is not shown a tornado warning for Kansas.
+#[must_use]
+pub fn scoped_cell(key: &str) -> Option<&str> {
+    key.strip_prefix('@')?.split_once(':').map(|(cell, _)| cell)
 }
 
 /// Where a replay starts.

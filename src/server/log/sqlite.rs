@@ -563,7 +563,11 @@ fn snapshot_blocking(
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db)?;
             for row in rows {
-                events.push(into_event(row)?);
+                let event = into_event(row)?;
+                // Location-scoped alerts of other cells are not this subscriber's.
+                if selection.wants(&event.channel, event.kind, event.key.as_ref()) {
+                    events.push(event);
+                }
             }
         }
         for cell in &selection.cells {

@@ -1,0 +1,503 @@
+//! Demo mode (`--demo`): the whole product with no network.
+//!
+//! A small HTTP server inside the process stands in for the outside world on a loopback port:
+//! fictional news feeds that gain a story every few seconds, recorded Open-Meteo forecast and
+//! place-search answers, and an NWS-style gale warning that goes through its whole life (issued,
+//! updated, cancelled) every twelve minutes. [`apply`] points a configuration at it, so demo
+//! content travels the same path as real content: conditional polling, parsing, the event log,
+//! the hub, the stream. Every story, place and warning is invented (`assets/demo/`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::ServerConfig;
+use crate::config::server::SourceConfig;
+use crate::protocol::ChannelKind;
+
+const STORIES: &str = include_str!("../../assets/demo/stories.toml");
+const FORECAST: &str = include_str!("../../assets/demo/forecast.json");
+const PLACES: &str = include_str!("../../assets/demo/places.json");
+const ALERT: &str = include_str!("../../assets/demo/nws-alert.json");
+
+/// A new story appears in one of the channels this often (round robin).
+pub const TRICKLE: Duration = Duration::from_secs(6);
+/// How often the demo's feeds are polled.
+pub const POLL: Duration = Duration::from_secs(3);
+/// How often the demo's alerts are checked.
+pub const ALERT_POLL: Duration = Duration::from_secs(15);
+/// Stories per channel already out when the demo starts.
+const INITIAL: usize = 5;
+/// Stories per feed document.
+const FEED_ITEMS: usize = 20;
+/// One full life of the demo gale warning.
+const ALERT_CYCLE_SECS: i64 = 12 * 60;
+
+#[derive(Debug, Clone, Deserialize)]
+struct Story {
+    title: String,
+    summary: String,
+}
+
+fn stories() -> &'static BTreeMap<String, Vec<Story>> {
+    static STORIES_BY_CHANNEL: OnceLock<BTreeMap<String, Vec<Story>>> = OnceLock::new();
+    STORIES_BY_CHANNEL.get_or_init(|| {
+        toml::from_str(STORIES).unwrap_or_else(|error| {
+            tracing::error!(%error, "the bundled demo stories do not parse");
+            BTreeMap::new()
+        })
+    })
+}
+
+/// The channels the demo has stories for.
+#[must_use]
+pub fn channels() -> Vec<&'static str> {
+    stories().keys().map(String::as_str).collect()
+}
+
+/// The demo's stand-in for the internet, serving until dropped.
+#[derive(Debug)]
+pub struct DemoUpstream {
+    /// Where it listens (loopback).
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DemoUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One released story.
+#[derive(Debug, Clone, PartialEq)]
+struct Release {
+    key: String,
+    title: String,
+    summary: String,
+    published: DateTime<Utc>,
+}
+
+/// The stories of `channel` out by `now`, newest first, for a demo started at `start`.
+fn released(channel: &str, start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Release> {
+    let all = stories();
+    let Some(index) = all.keys().position(|c| c == channel) else {
+        return Vec::new();
+    };
+    let Some(pool) = all.get(channel).filter(|pool| !pool.is_empty()) else {
+        return Vec::new();
+    };
+    let channels = all.len();
+    let story = |n: usize, published: DateTime<Utc>| {
+        let (round, which) = (n / pool.len(), n % pool.len());
+        let base = pool.get(which)?;
+        Some(Release {
+            key: format!("demo-{channel}-{n}"),
+            title: if round == 0 {
+                base.title.clone()
+            } else {
+                format!("Follow-up: {}", base.title)
+            },
+            summary: base.summary.clone(),
+            published,
+        })
+    };
+    let mut out: Vec<Release> = (0..INITIAL)
+        .filter_map(|n| {
+            let minutes = 41 * i64::try_from(INITIAL - n).unwrap_or(1);
+            story(n, start - chrono::Duration::minutes(minutes))
+        })
+        .collect();
+    let elapsed = (now - start).to_std().unwrap_or_default();
+    let releases = (elapsed.as_millis() / TRICKLE.as_millis()) as usize;
+    // Release r (1-based) goes to channel (r - 1) % channels.
+    let mut r = index + 1;
+    let mut n = INITIAL;
+    while r <= releases {
+        let at = start
+            + chrono::Duration::from_std(TRICKLE * u32::try_from(r).unwrap_or(u32::MAX))
+                .unwrap_or_default();
+        out.extend(story(n, at));
+        n += 1;
+        r += channels;
+    }
+    out.reverse();
+    out.truncate(FEED_ITEMS);
+    out
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn rss(channel: &str, items: &[Release]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>Tidings Demo: {channel}</title><link>https://example.com/tidings-demo/</link>\
+         <description>Fictional stories for the Tidings demo</description>\n"
+    );
+    for item in items {
+        out.push_str(&format!(
+            "<item><title>{}</title><link>https://example.com/tidings-demo/{}</link>\
+             <guid isPermaLink=\"false\">{}</guid><pubDate>{}</pubDate>\
+             <description>{}</description></item>\n",
+            xml_escape(&item.title),
+            item.key,
+            item.key,
+            item.published.to_rfc2822(),
+            xml_escape(&item.summary),
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+async fn feed(start: DateTime<Utc>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some(channel) = file.strip_suffix(".xml") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !stories().contains_key(channel) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let items = released(channel, start, Utc::now());
+    let etag = format!(
+        "\"{channel}-{}\"",
+        items.first().map_or("none", |item| item.key.as_str())
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/rss+xml; charset=utf-8".to_owned(),
+            ),
+            (header::ETAG, etag),
+        ],
+        rss(channel, &items),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct Point {
+    latitude: Option<f64>,
+}
+
+/// Replaces the number at `pointer` by `f(number)`, rounded to one decimal.
+fn adjust(value: &mut Value, pointer: &str, f: impl Fn(f64) -> f64) {
+    if let Some(slot) = value.pointer_mut(pointer)
+        && let Some(number) = slot.as_f64()
+    {
+        *slot = Value::from((f(number) * 10.0).round() / 10.0);
+    }
+}
+
+/// The recorded forecast, moved to today and a little warmer towards the equator.
+fn forecast(now: DateTime<Utc>, latitude: f64) -> Value {
+    let mut value: Value = serde_json::from_str(FORECAST).unwrap_or(Value::Null);
+    let shift = (45.0 - latitude.abs()) * 0.4;
+    let quarter = now.timestamp() - now.timestamp().rem_euclid(900);
+    let current_time = DateTime::from_timestamp(quarter, 0).unwrap_or(now);
+    if let Some(time) = value.pointer_mut("/current/time") {
+        *time = Value::from(current_time.format("%Y-%m-%dT%H:%M").to_string());
+    }
+    adjust(&mut value, "/current/temperature_2m", |t| t + shift);
+    adjust(&mut value, "/current/apparent_temperature", |t| t + shift);
+    let today = now.date_naive();
+    if let Some(days) = value.pointer_mut("/daily/time") {
+        *days = (0..5)
+            .map(|d| Value::from((today + chrono::Days::new(d)).to_string()))
+            .collect();
+    }
+    for day in 0..5 {
+        adjust(
+            &mut value,
+            &format!("/daily/temperature_2m_max/{day}"),
+            |t| t + shift,
+        );
+        adjust(
+            &mut value,
+            &format!("/daily/temperature_2m_min/{day}"),
+            |t| t + shift,
+        );
+    }
+    value
+}
+
+#[derive(Debug, Deserialize)]
+struct Search {
+    name: Option<String>,
+    count: Option<usize>,
+}
+
+fn places(query: &Search) -> Value {
+    let all: Value = serde_json::from_str(PLACES).unwrap_or(Value::Null);
+    let name = query.name.as_deref().unwrap_or_default().to_lowercase();
+    let results: Vec<Value> = all
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|place| {
+            place
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.to_lowercase().contains(&name))
+        })
+        .take(query.count.unwrap_or(10))
+        .cloned()
+        .collect();
+    serde_json::json!({ "results": results })
+}
+
+/// The active alerts at `now`: one gale warning living through issue, update and cancel.
+fn alerts(start: DateTime<Utc>, now: DateTime<Utc>) -> Value {
+    let elapsed = (now - start).num_seconds().max(0);
+    let cycle = elapsed / ALERT_CYCLE_SECS;
+    let phase = elapsed % ALERT_CYCLE_SECS;
+    let cycle_start = start + chrono::Duration::seconds(cycle * ALERT_CYCLE_SECS);
+    let issued = cycle_start - chrono::Duration::minutes(3);
+    let id = |n: u32| format!("urn:oid:tidings.demo.{cycle}.{n}");
+    let vtec = |action: &str| {
+        format!(
+            "/O.{action}.XDMO.GL.W.{:04}.000000T0000Z-000000T0000Z/",
+            100 + cycle
+        )
+    };
+    let (n, kind, action, headline, sent) = match phase {
+        0..360 => (
+            1,
+            "Alert",
+            "NEW",
+            "Gale Warning for Tiding Bay (demo)",
+            issued,
+        ),
+        360..540 => (
+            2,
+            "Update",
+            "EXT",
+            "Gale Warning for Tiding Bay extended into tonight (demo)",
+            cycle_start + chrono::Duration::seconds(360),
+        ),
+        540..660 => (
+            3,
+            "Cancel",
+            "CAN",
+            "Gale Warning for Tiding Bay cancelled: winds easing (demo)",
+            cycle_start + chrono::Duration::seconds(540),
+        ),
+        _ => return serde_json::json!({"type": "FeatureCollection", "features": []}),
+    };
+    let ends = issued + chrono::Duration::hours(3);
+    let text = ALERT
+        .replace("{ID}", &id(n))
+        .replace("{SENT}", &sent.to_rfc3339())
+        .replace("{ENDS}", &ends.to_rfc3339())
+        .replace("{TYPE}", kind)
+        .replace("{HEADLINE}", headline)
+        .replace("{VTEC}", &vtec(action));
+    let mut feature: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if n > 1
+        && let Some(references) = feature.pointer_mut("/properties/references")
+    {
+        *references = serde_json::json!([{ "identifier": id(n - 1), "sent": issued.to_rfc3339() }]);
+    }
+    serde_json::json!({"type": "FeatureCollection", "features": [feature]})
+}
+
+fn json(value: &Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// Starts the demo's stand-in server on a loopback port.
+pub async fn start() -> std::io::Result<DemoUpstream> {
+    let start = Utc::now();
+    let router = Router::new()
+        .route(
+            "/feeds/{file}",
+            get(move |file, headers| feed(start, file, headers)),
+        )
+        .route(
+            "/v1/forecast",
+            get(|Query(point): Query<Point>| async move {
+                json(&forecast(Utc::now(), point.latitude.unwrap_or(45.0)))
+            }),
+        )
+        .route(
+            "/v1/search",
+            get(|Query(search): Query<Search>| async move { json(&places(&search)) }),
+        )
+        .route(
+            "/alerts/active",
+            get(move || async move { json(&alerts(start, Utc::now())) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the demo content server stopped");
+        }
+    });
+    Ok(DemoUpstream { addr, task })
+}
+
+/// Points `config` at the demo: every news channel the demo has stories for reads its demo
+/// feed, other sources are dropped unless bundled (`tidings:`), weather and alerts come from
+/// the recorded answers (alerts for any place), and the event log lives in a `demo`
+/// subdirectory so demo content never mixes with real content.
+pub fn apply(config: &mut ServerConfig, upstream: &DemoUpstream) {
+    let base = format!("http://{}", upstream.addr);
+    let demo_channels = channels();
+    for channel in &mut config.channels {
+        let id = channel.id().as_str().to_owned();
+        if channel.info.kind == ChannelKind::News && demo_channels.contains(&id.as_str()) {
+            channel.sources = vec![SourceConfig {
+                url: format!("{base}/feeds/{id}.xml"),
+                name: Some("Tidings Demo".to_owned()),
+                poll_interval: POLL,
+            }];
+        } else {
+            channel.sources.retain(|s| s.url.starts_with("tidings:"));
+        }
+    }
+    config.ingest_enabled = true;
+    config.weather.forecast_url.clone_from(&base);
+    config.weather.geocoding_url.clone_from(&base);
+    config.alerts.nws_url = base;
+    config.alerts.refresh = ALERT_POLL;
+    config.alerts.us_only = false;
+    config.data_dir = config.data_dir.join("demo");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ChannelId;
+    use crate::server::ingest::map::parse_feed;
+    use crate::server::ingest::nws::parse_active;
+    use crate::server::ingest::weather::parse_forecast;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn every_demo_channel_has_stories() {
+        assert_eq!(
+            channels(),
+            ["business", "science", "sports", "tech", "world"]
+        );
+        for pool in stories().values() {
+            assert!(pool.len() >= 8);
+        }
+    }
+
+    #[test]
+    fn stories_trickle_in_round_robin() {
+        let start = at("2026-11-27T12:00:00Z");
+        assert_eq!(released("world", start, start).len(), INITIAL);
+        // Release 1 goes to the first channel (business) after one TRICKLE.
+        let one = start + chrono::Duration::seconds(6);
+        assert_eq!(released("business", start, one).len(), INITIAL + 1);
+        assert_eq!(released("world", start, one).len(), INITIAL);
+        // After a full round every channel has one more.
+        let round = start + chrono::Duration::seconds(30);
+        for channel in channels() {
+            let items = released(channel, start, round);
+            assert_eq!(items.len(), INITIAL + 1, "{channel}");
+            assert!(items[0].published > items[1].published, "newest first");
+        }
+        // Much later: capped, keys unique, later rounds marked as follow-ups.
+        let later = start + chrono::Duration::hours(2);
+        let items = released("tech", start, later);
+        assert_eq!(items.len(), FEED_ITEMS);
+        let keys: std::collections::HashSet<_> = items.iter().map(|i| &i.key).collect();
+        assert_eq!(keys.len(), FEED_ITEMS);
+        assert!(items[0].title.starts_with("Follow-up: "));
+    }
+
+    #[test]
+    fn demo_feeds_parse_as_the_server_reads_them() {
+        let start = at("2026-11-27T12:00:00Z");
+        let items = released("science", start, start + chrono::Duration::minutes(5));
+        let body = rss("science", &items);
+        let channel = ChannelId::new("science").unwrap();
+        let feed = parse_feed(
+            body.as_bytes(),
+            "http://127.0.0.1/feeds/science.xml",
+            &channel,
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(feed.items.len(), items.len());
+        assert_eq!(feed.items[0].title, items[0].title);
+        assert!(!feed.repaired);
+    }
+
+    #[test]
+    fn the_recorded_forecast_is_moved_to_today() {
+        let now = at("2026-12-24T15:20:00Z");
+        let body = forecast(now, 44.6).to_string();
+        let channel = ChannelId::new("weather").unwrap();
+        let cell = crate::protocol::ItemKey::new("44.6,-67.2").unwrap();
+        let report = parse_forecast(body.as_bytes(), &channel, &cell).unwrap();
+        assert_eq!(report.observed, at("2026-12-24T15:15:00Z"));
+        assert_eq!(report.daily[0].date.to_string(), "2026-12-24");
+        assert_eq!(report.daily.len(), 5);
+        let tropical = forecast(now, 10.0);
+        assert!(tropical["current"]["temperature_2m"].as_f64() > Some(15.0));
+    }
+
+    #[test]
+    fn the_demo_warning_lives_and_dies_every_cycle() {
+        let start = at("2026-11-27T12:00:00Z");
+        let phase = |secs: i64| {
+            let body = alerts(start, start + chrono::Duration::seconds(secs)).to_string();
+            let (messages, skipped) = parse_active(body.as_bytes()).unwrap();
+            assert_eq!(skipped, 0);
+            messages.first().map(|m| m.message_type.clone())
+        };
+        assert_eq!(phase(10).as_deref(), Some("Alert"));
+        assert_eq!(phase(400).as_deref(), Some("Update"));
+        assert_eq!(phase(600).as_deref(), Some("Cancel"));
+        assert_eq!(phase(700), None);
+        assert_eq!(phase(ALERT_CYCLE_SECS + 10).as_deref(), Some("Alert"));
+    }
+
+    #[test]
+    fn the_place_search_finds_fictional_towns() {
+        let found = places(&Search {
+            name: Some("port".to_owned()),
+            count: None,
+        });
+        assert_eq!(found["results"][0]["name"], "Port Tiding");
+        let none = places(&Search {
+            name: Some("Berlin".to_owned()),
+            count: None,
+        });
+        assert_eq!(none["results"].as_array().unwrap().len(), 0);
+    }
+}
