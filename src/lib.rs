@@ -11,6 +11,9 @@
 //!   offline cache and publishing. No GUI code.
 //! - `server` (feature `server`): the content server: event log (SQLite), hub (fan-out), HTTP
 //!   API, SSE streams, web ticker page.
+//! - `gui` (features `gui` and `server`): the desktop app: channel viewer, ticker, SmartScreen,
+//!   settings, with the server embedded.
+//! - `desktop` (feature `gui`): operating-system adapters (the ticker's reserved screen edge).
 //! - [`net`]: HTTP helpers both sides share (Retry-After, one-line request errors).
 //! - [`cli`]: logging set-up and process plumbing shared by the binaries.
 //!
@@ -19,6 +22,10 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+#[cfg(feature = "gui")]
+pub mod desktop;
+#[cfg(all(feature = "gui", feature = "server"))]
+pub mod gui;
 pub mod net;
 pub mod protocol;
 #[cfg(feature = "server")]

@@ -1,8 +1,8 @@
 //! `tidings`: the Tidings desktop app and client CLI.
 //!
-//! `tidings` with no command runs the content server embedded (until the desktop window lands)
-//! and prints the address of its live web ticker. `tail`, `publish` and `retract` talk to any
-//! Tidings server; `tail --raw` reads any SSE stream at all.
+//! `tidings` with no command opens the desktop app (with the content server embedded, or on a
+//! shared server with `--server`). `tail`, `publish` and `retract` talk to any Tidings server;
+//! `tail --raw` reads any SSE stream at all.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -20,6 +20,27 @@ use tidings::sse::MessageEvent;
 #[derive(Debug, Parser)]
 #[command(name = "tidings", version, about)]
 struct Cli {
+    /// Follow a shared Tidings server instead of running one inside the app.
+    #[arg(long, value_name = "URL", env = "TIDINGS_SERVER")]
+    server: Option<String>,
+    /// Token for the shared server (used to publish).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TIDINGS_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// Show bundled, fictional demo content; needs no network.
+    #[arg(long, conflicts_with = "server")]
+    demo: bool,
+    /// Start with only the ticker.
+    #[arg(long, conflicts_with = "screensaver")]
+    ticker: bool,
+    /// Show only the SmartScreen and exit on the first key, click or mouse movement (for use
+    /// as a screensaver command).
+    #[arg(long)]
+    screensaver: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -401,36 +422,39 @@ async fn retract(args: RetractArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_embedded() -> anyhow::Result<ExitCode> {
-    use tidings::config::ServerConfig;
-    use tidings::config::server::Overrides;
-    // The embedded server keeps its log apart from a standalone server's on the same machine.
-    let data_dir = directories::ProjectDirs::from("org", "Tidings", "tidings")
-        .map(|dirs| dirs.data_dir().join("embedded-server"))
-        .context("no home directory to keep the embedded server's data in")?;
-    let overrides = Overrides {
-        listen: Some("127.0.0.1:0".to_owned()),
-        data_dir: Some(data_dir),
+#[cfg(feature = "gui")]
+fn run_app(cli: &Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+    use tidings::gui::{self, Mode};
+    let mut options = gui::default_options();
+    options.server.clone_from(&cli.server);
+    options.token.clone_from(&cli.token);
+    options.demo = cli.demo;
+    options.mode = if cli.ticker {
+        Mode::TickerOnly
+    } else if cli.screensaver {
+        Mode::ScreenSaver
+    } else {
+        Mode::Normal
     };
-    let config = ServerConfig::build(
-        Default::default(),
-        &|name| std::env::var(name).ok(),
-        &overrides,
-    )?;
-    let listener = tidings::server::bind(config.listen)
-        .context("cannot open a loopback port for the embedded server")?;
-    let address = listener.local_addr().context("reading the bound address")?;
-    println!("Tidings is running. Open http://{address}/ for the live ticker; Ctrl-C quits.");
-    tidings::server::serve(config, listener, tidings::cli::shutdown_signal()).await?;
+    options.state_dump = std::env::var_os("TIDINGS_STATE_DUMP").map(std::path::PathBuf::from);
+    options.embedded_data_dir =
+        std::env::var_os("TIDINGS_EMBEDDED_DATA_DIR").map(std::path::PathBuf::from);
+    gui::run(options, runtime)?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        None => run_embedded().await,
-        Some(Command::Tail(args)) => tail(args).await,
-        Some(Command::Publish(args)) => publish(args).await,
-        Some(Command::Retract(args)) => retract(args).await,
+#[cfg(not(feature = "gui"))]
+fn run_app(_cli: &Cli, _runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+    bail!(
+        "this build has no desktop app (built without the `gui` feature); use a subcommand, see --help"
+    )
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Tail(args) => tail(args).await,
+        Command::Publish(args) => publish(args).await,
+        Command::Retract(args) => retract(args).await,
     }
 }
 
@@ -450,7 +474,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = match cli.command {
+        None => run_app(&cli, &runtime),
+        Some(command) => runtime.block_on(run(command)),
+    };
+    match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("tidings: error: {error:#}");

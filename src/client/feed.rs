@@ -38,6 +38,12 @@ pub struct FeedConfig {
     pub weather: Option<(f64, f64)>,
     /// Where to keep the offline cache (`None`: no cache).
     pub cache: Option<Cache>,
+    /// Which server the cache belongs to: the URL, or a stable name when the URL changes from
+    /// run to run (the embedded server listens on a new port each time).
+    pub cache_identity: String,
+    /// Resume after the cached last event id. Off when the subscription changed (another
+    /// weather cell), so the server sends a fresh snapshot instead of a replay.
+    pub resume: bool,
     /// Connection tuning; its URL is replaced by the stream URL.
     pub connection: ConnectionConfig,
 }
@@ -46,11 +52,14 @@ impl FeedConfig {
     /// Follows `server` with default settings and its default cache file.
     #[must_use]
     pub fn new(server: &str) -> Self {
+        let server = server.trim_end_matches('/').to_owned();
         Self {
-            server: server.trim_end_matches('/').to_owned(),
+            cache: Cache::for_server(&server),
+            cache_identity: server.clone(),
+            resume: true,
+            server,
             channels: Vec::new(),
             weather: None,
-            cache: Cache::for_server(server),
             connection: ConnectionConfig::new(String::new()),
         }
     }
@@ -120,6 +129,8 @@ impl FeedHandle {
 pub struct Started {
     /// The cached state, to show at once.
     pub initial: Arc<Store>,
+    /// When that cache was saved (`None`: nothing cached).
+    pub cached_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Controls.
     pub handle: FeedHandle,
     /// Updates.
@@ -133,13 +144,15 @@ pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
     let (updates_tx, updates) = mpsc::channel(256);
     let mut store = Store::default();
     let mut last_event_id = None;
+    let mut cached_at = None;
     let mut warnings = Vec::new();
     if let Some(cache) = config.cache.clone() {
-        let server = config.server.clone();
-        match tokio::task::spawn_blocking(move || cache.load(&server)).await {
+        let identity = config.cache_identity.clone();
+        match tokio::task::spawn_blocking(move || cache.load(&identity)).await {
             Ok(Loaded::Cache(file)) => {
                 store = file.store;
-                last_event_id = file.last_event_id;
+                cached_at = Some(file.saved);
+                last_event_id = file.last_event_id.filter(|_| config.resume);
             }
             Ok(Loaded::Missing) => {}
             Ok(Loaded::SetAside { reason, moved_to }) => warnings.push(format!(
@@ -160,7 +173,7 @@ pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
         .clone()
         .map(|cache| super::cache::spawn_writer(cache, CACHE_DEBOUNCE));
     let runner = Runner {
-        server: config.server,
+        server: config.cache_identity,
         store,
         last_event_id,
         connection,
@@ -172,6 +185,7 @@ pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
     let task = tokio::spawn(runner.run(warnings));
     Started {
         initial,
+        cached_at,
         handle: FeedHandle {
             commands: commands_tx,
         },

@@ -145,6 +145,9 @@ pub struct Store {
     /// Keys the user has read, kept across resets so a re-sent item stays read.
     read_keys: HashSet<(ChannelId, ItemKey)>,
     items_per_channel: usize,
+    /// Channel ids in the order the server first described them (its catalog order).
+    #[serde(default)]
+    catalog: Vec<ChannelId>,
 }
 
 impl Default for Store {
@@ -170,12 +173,30 @@ impl Store {
             weather: HashMap::new(),
             read_keys: HashSet::new(),
             items_per_channel: items_per_channel.max(1),
+            catalog: Vec::new(),
         }
     }
 
     /// Channels in id order.
     pub fn channels(&self) -> impl Iterator<Item = (&ChannelId, &ChannelState)> {
         self.channels.iter()
+    }
+
+    /// The described channels in the server's catalog order (then any others by id).
+    #[must_use]
+    pub fn catalog(&self) -> Vec<ChannelId> {
+        let mut ids: Vec<ChannelId> = self
+            .catalog
+            .iter()
+            .filter(|id| self.channels.get(*id).is_some_and(|c| c.info.is_some()))
+            .cloned()
+            .collect();
+        for (id, channel) in &self.channels {
+            if channel.info.is_some() && !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids
     }
 
     /// One channel.
@@ -256,6 +277,9 @@ impl Store {
                 vec![Change::Weather { cell }]
             }
             Event::Channel(info) => {
+                if !self.catalog.contains(&info.id) {
+                    self.catalog.push(info.id.clone());
+                }
                 let channel = self.channels.entry(info.id.clone()).or_default();
                 if channel.info.as_ref() == Some(&info) {
                     return Vec::new();

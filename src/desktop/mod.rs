@@ -1,0 +1,7 @@
+//! Adapters to the operating system's desktop: things eframe does not do for us.
+//!
+//! - [`dock`]: reserve the ticker's screen edge on X11.
+//!
+//! Each adapter reports failure as a value; the app keeps working without it.
+
+pub mod dock;

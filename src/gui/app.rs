@@ -1,0 +1,820 @@
+//! The eframe app: owns the [`Model`], the connection to the content (an embedded server or a
+//! shared one), the ticker window and the SmartScreen, and carries out the [`Effect`]s views
+//! return.
+//!
+//! Split by concern (`logic` drains background messages with a time budget; `ui` draws and
+//! collects effects; `apply` handles them). Network work runs on the one tokio runtime made in
+//! `main`; results come back over channels and wake the UI with `request_repaint`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use egui::{ViewportBuilder, ViewportCommand, ViewportId};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Effect, Model, PlaceSearch};
+use super::settings::{ServerChoice, Settings, SettingsFile, TickerPosition};
+use super::smartscreen::SmartScreen;
+use super::theme::{self, Palette};
+use super::ticker::{Ticker, TickerClick, TickerContent};
+use super::{Mode, Options, view};
+use crate::client::cache::Cache;
+use crate::client::feed::{self, FeedConfig, FeedHandle, FeedUpdate};
+use crate::protocol::GeocodeResponse;
+
+/// Time `logic` may spend applying background messages per frame.
+const DRAIN_BUDGET: Duration = Duration::from_millis(8);
+/// Height of the ticker window and strip.
+pub const TICKER_HEIGHT: f32 = 34.0;
+
+/// Messages from background tasks to the UI.
+enum Inbox {
+    Feed(u64, FeedUpdate),
+    Places(Result<GeocodeResponse, String>),
+}
+
+/// A running embedded server.
+struct Embedded {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    url: String,
+    _demo: Option<crate::server::demo::DemoUpstream>,
+}
+
+/// The content connection: which server, and the feed following it.
+struct Link {
+    generation: u64,
+    server_url: String,
+    feed: FeedHandle,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What is remembered between runs besides the settings: window geometry and the view.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    /// Window position and size: x, y, width, height (points).
+    pub window: Option<[f32; 4]>,
+    /// The selected channel.
+    pub channel: Option<String>,
+}
+
+impl UiState {
+    fn path() -> Option<PathBuf> {
+        directories::ProjectDirs::from("org", "Tidings", "tidings")
+            .map(|dirs| dirs.data_dir().join("window.toml"))
+    }
+
+    /// Loads the remembered state (defaults when missing or unreadable).
+    #[must_use]
+    pub fn load() -> Self {
+        Self::path()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| toml::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self) {
+        let Some(path) = Self::path() else { return };
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Ok(text) = toml::to_string(self) {
+            let temporary = path.with_extension("toml.tmp");
+            if std::fs::write(&temporary, text).is_ok() {
+                let _ = std::fs::rename(&temporary, &path);
+            }
+        }
+    }
+}
+
+/// Shared with the ticker window's deferred viewport.
+#[derive(Default)]
+struct TickerShared {
+    content: TickerContent,
+    palette: Option<Palette>,
+    speed: f32,
+    max_fps: u32,
+    ticker: Ticker,
+    clicks: Vec<TickerClick>,
+    closed: bool,
+}
+
+/// The app.
+pub struct TidingsApp {
+    model: Model,
+    mode: Mode,
+    options: Options,
+    runtime: tokio::runtime::Handle,
+    http: reqwest::Client,
+    inbox_tx: mpsc::Sender<Inbox>,
+    inbox: mpsc::Receiver<Inbox>,
+    ctx: egui::Context,
+    link: Option<Link>,
+    embedded: Option<Embedded>,
+    settings_file: Option<SettingsFile>,
+    palette: Palette,
+    strip: Ticker,
+    ticker_shared: Arc<Mutex<TickerShared>>,
+    ticker_content: TickerContent,
+    smartscreen: Option<SmartScreen>,
+    ui_state: UiState,
+    state_dump: Option<PathBuf>,
+    dump_due: Option<Instant>,
+    next_generation: u64,
+    /// The edge reserved for the ticker window (so it is asked for once per placement).
+    reserved_edge: Option<TickerPosition>,
+}
+
+impl TidingsApp {
+    /// Builds the app: applies the theme, starts the content connection and shows the cache.
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        options: Options,
+        runtime: tokio::runtime::Handle,
+    ) -> anyhow::Result<Self> {
+        let settings_file = options.settings_file.clone();
+        let loaded = settings_file
+            .as_ref()
+            .map(SettingsFile::load)
+            .unwrap_or_else(|| super::settings::LoadedSettings {
+                settings: Settings::default(),
+                warning: None,
+            });
+        let mut settings = loaded.settings;
+        if let Some(url) = &options.server {
+            settings.server = ServerChoice::Remote {
+                url: url.trim_end_matches('/').to_owned(),
+                token: options.token.clone(),
+            };
+        }
+        if options.demo {
+            settings.server = ServerChoice::Embedded;
+            if settings.location.is_none() {
+                settings.location = Some(super::settings::Location {
+                    name: "Port Tiding, Harbour County".to_owned(),
+                    latitude: 44.61,
+                    longitude: -67.22,
+                });
+            }
+        }
+        theme::apply(&cc.egui_ctx, settings.theme);
+        let http = crate::client::connection::http_client(Duration::from_secs(10))
+            .context("building the HTTP client")?;
+        let (inbox_tx, inbox) = mpsc::channel();
+        let ui_state = UiState::load();
+        let mut model = Model::new(Arc::default(), settings.clone());
+        model.notice = loaded.warning;
+        model.view.channel = ui_state
+            .channel
+            .as_deref()
+            .and_then(|id| crate::protocol::ChannelId::new(id).ok());
+        let palette = Palette::of(settings.theme);
+        let mode = options.mode;
+        let state_dump = options.state_dump.clone();
+        let mut app = Self {
+            model,
+            mode,
+            options,
+            runtime,
+            http,
+            inbox_tx,
+            inbox,
+            ctx: cc.egui_ctx.clone(),
+            link: None,
+            embedded: None,
+            settings_file,
+            palette,
+            strip: Ticker::default(),
+            ticker_shared: Arc::new(Mutex::new(TickerShared::default())),
+            ticker_content: TickerContent::default(),
+            smartscreen: (mode == Mode::ScreenSaver).then(|| SmartScreen::new(0.0)),
+            ui_state,
+            state_dump,
+            dump_due: None,
+            next_generation: 0,
+            reserved_edge: None,
+        };
+        app.connect();
+        app.refresh_ticker();
+        Ok(app)
+    }
+
+    /// Starts (or restarts) the connection for the current settings.
+    fn connect(&mut self) {
+        let resume = self.link.is_none();
+        if let Some(link) = self.link.take() {
+            link.feed.close();
+            drop(link.task);
+        }
+        let (server_url, identity) = match self.model.settings.server.clone() {
+            ServerChoice::Remote { url, .. } => {
+                self.stop_embedded();
+                (url.clone(), url)
+            }
+            ServerChoice::Embedded => match self.ensure_embedded() {
+                Ok(url) => (
+                    url,
+                    if self.options.demo {
+                        "embedded-demo"
+                    } else {
+                        "embedded"
+                    }
+                    .to_owned(),
+                ),
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "embedded server failed to start");
+                    self.model.notice =
+                        Some(format!("The built-in server could not start: {error:#}"));
+                    return;
+                }
+            },
+        };
+        let mut config = FeedConfig::new(&server_url);
+        config.cache = Cache::for_server(&identity);
+        config.cache_identity = identity;
+        // Another weather cell needs a snapshot, not a replay; a first start resumes.
+        config.resume = resume;
+        config.weather = self
+            .model
+            .settings
+            .location
+            .as_ref()
+            .map(|l| (l.latitude, l.longitude));
+        let started = self
+            .runtime
+            .block_on(feed::start(config, self.http.clone()));
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        if resume || self.model.store.catalog().is_empty() {
+            self.model.store = started.initial;
+            self.model.cached_at = started.cached_at;
+        }
+        self.model
+            .set_connection(crate::client::connection::ConnectionState::Connecting { attempt: 1 });
+        let mut updates = started.updates;
+        let inbox = self.inbox_tx.clone();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            while let Some(update) = updates.recv().await {
+                if inbox.send(Inbox::Feed(generation, update)).is_err() {
+                    break;
+                }
+                ctx.request_repaint();
+            }
+        });
+        self.link = Some(Link {
+            generation,
+            server_url,
+            feed: started.handle,
+            task: started.task,
+        });
+    }
+
+    fn ensure_embedded(&mut self) -> anyhow::Result<String> {
+        if let Some(embedded) = &self.embedded {
+            return Ok(embedded.url.clone());
+        }
+        let demo = self.options.demo;
+        let data_dir = match &self.options.embedded_data_dir {
+            Some(dir) => dir.clone(),
+            None => directories::ProjectDirs::from("org", "Tidings", "tidings")
+                .map(|dirs| dirs.data_dir().join("embedded-server"))
+                .context("no home directory to keep the built-in server's data in")?,
+        };
+        let (url, shutdown, task, upstream) = self.runtime.block_on(async move {
+            let mut config = crate::config::ServerConfig::with_data_dir(data_dir)?;
+            let upstream = if demo {
+                let upstream = crate::server::demo::start().await?;
+                crate::server::demo::apply(&mut config, &upstream);
+                Some(upstream)
+            } else {
+                None
+            };
+            let listener = crate::server::bind(config.listen)
+                .context("cannot open a loopback port for the built-in server")?;
+            let address = listener.local_addr()?;
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(crate::server::serve(config, listener, async move {
+                let _ = rx.await;
+            }));
+            anyhow::Ok((format!("http://{address}"), tx, task, upstream))
+        })?;
+        tracing::info!(%url, demo, "built-in server running");
+        self.embedded = Some(Embedded {
+            shutdown: Some(shutdown),
+            task,
+            url: url.clone(),
+            _demo: upstream,
+        });
+        Ok(url)
+    }
+
+    fn stop_embedded(&mut self) {
+        if let Some(mut embedded) = self.embedded.take() {
+            if let Some(tx) = embedded.shutdown.take() {
+                let _ = tx.send(());
+            }
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(2), embedded.task).await
+            });
+        }
+    }
+
+    /// Applies background messages for at most [`DRAIN_BUDGET`].
+    fn drain(&mut self) {
+        let started = Instant::now();
+        let current = self.link.as_ref().map(|l| l.generation);
+        let mut content_changed = false;
+        while started.elapsed() < DRAIN_BUDGET {
+            let Ok(message) = self.inbox.try_recv() else {
+                break;
+            };
+            match message {
+                Inbox::Feed(generation, _) if Some(generation) != current => {}
+                Inbox::Feed(_, FeedUpdate::Connection(state)) => {
+                    if state == crate::client::connection::ConnectionState::Live {
+                        self.model.cached_at = None;
+                    }
+                    self.model.set_connection(state);
+                    self.schedule_dump();
+                }
+                Inbox::Feed(_, FeedUpdate::Changes { changes, store }) => {
+                    self.model.store = store;
+                    if !changes.is_empty() {
+                        self.model.last_change = Some(Utc::now());
+                    }
+                    content_changed = true;
+                }
+                Inbox::Feed(_, FeedUpdate::Warning(warning)) => {
+                    self.model.notice = Some(warning);
+                }
+                Inbox::Places(result) => {
+                    self.model.view.places = match result {
+                        Ok(answer) => PlaceSearch::Found(answer.results),
+                        Err(error) => PlaceSearch::Failed(error),
+                    };
+                }
+            }
+        }
+        if content_changed {
+            self.refresh_ticker();
+            self.schedule_dump();
+        }
+        if started.elapsed() >= DRAIN_BUDGET {
+            // More is waiting: come back next frame instead of freezing this one.
+            self.ctx.request_repaint();
+        }
+    }
+
+    fn refresh_ticker(&mut self) {
+        self.ticker_content = TickerContent::from_model(&self.model);
+        let mut shared = self
+            .ticker_shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        shared.content = self.ticker_content.clone();
+        shared.palette = Some(self.palette);
+        shared.speed = self.model.settings.ticker.speed;
+        shared.max_fps = self.model.settings.ticker.max_fps;
+        drop(shared);
+        self.ctx.request_repaint_of(ticker_viewport());
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::SetRead { channel, key, read } => {
+                    if let Some(link) = &self.link {
+                        link.feed.set_read(&channel, &key, read);
+                    }
+                }
+                Effect::MarkChannelRead(channel) => {
+                    if let Some(link) = &self.link {
+                        link.feed.mark_channel_read(&channel);
+                    }
+                }
+                Effect::OpenLink(link) => {
+                    if super::model::openable(&link) {
+                        if let Err(error) = open::that_detached(&link) {
+                            self.model.notice =
+                                Some(format!("Could not open the browser: {error}"));
+                        }
+                    } else {
+                        self.model.notice =
+                            Some("Only web links (http, https) are opened.".to_owned());
+                    }
+                }
+                Effect::ApplySettings(settings) => self.apply_settings(settings),
+                Effect::SearchPlaces(query) => self.search_places(query),
+                Effect::ReconnectNow => {
+                    if let Some(link) = &self.link {
+                        link.feed.reconnect_now();
+                    }
+                }
+                Effect::StartSmartScreen => {
+                    self.smartscreen = Some(SmartScreen::new(self.ctx.input(|i| i.time)));
+                }
+                Effect::EndSmartScreen => {
+                    self.smartscreen = None;
+                    if self.mode == Mode::ScreenSaver {
+                        self.ctx.send_viewport_cmd(ViewportCommand::Close);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_settings(&mut self, settings: Settings) {
+        let reconnect = self.model.settings.needs_reconnect(&settings);
+        if settings.theme != self.model.settings.theme {
+            theme::apply(&self.ctx, settings.theme);
+            self.palette = Palette::of(settings.theme);
+        }
+        if let Some(file) = &self.settings_file
+            && let Err(error) = file.save(&settings)
+        {
+            tracing::warn!(%error, "settings not saved");
+            self.model.notice = Some(error.to_string());
+        }
+        self.model.settings = settings;
+        if reconnect {
+            self.connect();
+        }
+        self.refresh_ticker();
+        self.schedule_dump();
+    }
+
+    fn search_places(&mut self, query: String) {
+        let Some(link) = &self.link else {
+            self.model.view.places = PlaceSearch::Failed("Not connected to a server".to_owned());
+            return;
+        };
+        let mut url = match reqwest::Url::parse(&format!("{}/v1/geocode", link.server_url)) {
+            Ok(url) => url,
+            Err(error) => {
+                self.model.view.places = PlaceSearch::Failed(error.to_string());
+                return;
+            }
+        };
+        url.query_pairs_mut().append_pair("q", &query);
+        let http = self.http.clone();
+        let inbox = self.inbox_tx.clone();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            let result = async {
+                let response = http
+                    .get(url)
+                    .timeout(Duration::from_secs(15))
+                    .send()
+                    .await
+                    .map_err(|e| crate::net::describe(&e))?;
+                let status = response.status();
+                if !status.is_success() {
+                    let body: serde_json::Value = response.json().await.unwrap_or_default();
+                    let message = body
+                        .pointer("/error/message")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("no explanation");
+                    return Err(format!("The place search failed ({status}): {message}"));
+                }
+                response
+                    .json::<GeocodeResponse>()
+                    .await
+                    .map_err(|e| format!("The place search sent an unreadable answer: {e}"))
+            }
+            .await;
+            let _ = inbox.send(Inbox::Places(result));
+            ctx.request_repaint();
+        });
+    }
+
+    fn schedule_dump(&mut self) {
+        if self.state_dump.is_some() && self.dump_due.is_none() {
+            self.dump_due = Some(Instant::now() + Duration::from_millis(100));
+        }
+    }
+
+    /// Writes what the window shows as JSON (for end-to-end tests: `TIDINGS_STATE_DUMP`).
+    fn dump_state(&mut self) {
+        let (Some(path), Some(due)) = (&self.state_dump, self.dump_due) else {
+            return;
+        };
+        if Instant::now() < due {
+            self.ctx.request_repaint_after(due - Instant::now());
+            return;
+        }
+        self.dump_due = None;
+        let local = |t: chrono::DateTime<Utc>| t.with_timezone(&chrono::Local);
+        let status = super::format::status_line(
+            &self.model.connection,
+            self.model.retry_left(),
+            self.model.cached_at.map(local),
+            self.model.last_change.map(local),
+        );
+        let channels: Vec<serde_json::Value> = self
+            .model
+            .channel_rows()
+            .into_iter()
+            .map(|row| {
+                let titles: Vec<String> = self
+                    .model
+                    .store
+                    .channel(&row.info.id)
+                    .map(|c| c.items.iter().map(|i| i.item.title.clone()).collect())
+                    .unwrap_or_default();
+                serde_json::json!({"id": row.info.id, "title": row.info.title, "unread": row.unread, "items": titles})
+            })
+            .collect();
+        let dump = serde_json::json!({
+            "status": status.text,
+            "connection": format!("{:?}", self.model.connection),
+            "channels": channels,
+            "ticker": self.ticker_content.headlines.iter().map(|h| h.title.clone()).collect::<Vec<_>>(),
+            "alert": self.ticker_content.alert.as_ref().map(|a| a.text.clone()),
+        });
+        let temporary = path.with_extension("tmp");
+        if std::fs::write(&temporary, dump.to_string()).is_ok() {
+            let _ = std::fs::rename(&temporary, path);
+        }
+    }
+
+    /// Reserves the ticker window's screen edge (X11), in the background: the window may take a
+    /// moment to be mapped.
+    fn reserve_edge(&mut self, position: TickerPosition) {
+        if self.reserved_edge == Some(position) || std::env::var_os("DISPLAY").is_none() {
+            return;
+        }
+        self.reserved_edge = Some(position);
+        let edge = if position == TickerPosition::Top {
+            crate::desktop::dock::Edge::Top
+        } else {
+            crate::desktop::dock::Edge::Bottom
+        };
+        self.runtime.spawn_blocking(move || {
+            for _ in 0..40 {
+                match crate::desktop::dock::reserve_edge(
+                    "Tidings ticker",
+                    edge,
+                    TICKER_HEIGHT as u32,
+                ) {
+                    Ok(true) => return,
+                    Ok(false) => std::thread::sleep(Duration::from_millis(250)),
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot reserve the ticker's screen edge");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    fn show_ticker_window(&mut self, ctx: &egui::Context) {
+        let settings = self.model.settings.ticker;
+        if !settings.enabled
+            || settings.position == TickerPosition::InWindow
+            || self.mode != Mode::Normal
+        {
+            self.reserved_edge = None;
+            return;
+        }
+        self.reserve_edge(settings.position);
+        let monitor = ctx
+            .input(|i| i.viewport().monitor_size)
+            .unwrap_or(egui::vec2(1280.0, 800.0));
+        let y = if settings.position == TickerPosition::Top {
+            0.0
+        } else {
+            monitor.y - TICKER_HEIGHT
+        };
+        let builder = ticker_builder(egui::pos2(0.0, y), egui::vec2(monitor.x, TICKER_HEIGHT));
+        let shared = Arc::clone(&self.ticker_shared);
+        ctx.show_viewport_deferred(ticker_viewport(), builder, move |ui, _class| {
+            let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            if ui.ctx().input(|i| i.viewport().close_requested()) {
+                shared.closed = true;
+                ui.ctx().request_repaint_of(ViewportId::ROOT);
+            }
+            let Some(palette) = shared.palette else {
+                return;
+            };
+            let TickerShared {
+                content,
+                ticker,
+                speed,
+                max_fps,
+                clicks,
+                ..
+            } = &mut *shared;
+            egui::CentralPanel::default()
+                .frame(egui::Frame::new().fill(palette.ticker))
+                .show(ui, |ui| {
+                    if let Some(click) = ticker.ui(ui, content, &palette, *speed, *max_fps) {
+                        clicks.push(click);
+                        ui.ctx().request_repaint_of(ViewportId::ROOT);
+                    }
+                });
+        });
+    }
+
+    fn ticker_clicks(&mut self) {
+        let (clicks, closed) = {
+            let mut shared = self
+                .ticker_shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            (
+                std::mem::take(&mut shared.clicks),
+                std::mem::take(&mut shared.closed),
+            )
+        };
+        if closed {
+            let mut settings = self.model.settings.clone();
+            settings.ticker.enabled = false;
+            self.apply_settings(settings);
+        }
+        for click in clicks {
+            self.show_click(click);
+        }
+    }
+
+    fn show_click(&mut self, click: TickerClick) {
+        let TickerClick::Show { channel, key } = click;
+        if self.mode == Mode::TickerOnly {
+            let link = self
+                .model
+                .store
+                .channel(&channel)
+                .and_then(|c| c.items.iter().find(|i| i.item.key == key))
+                .and_then(|i| i.item.link.clone());
+            if let Some(link) = link {
+                self.apply(vec![Effect::OpenLink(link)]);
+            }
+            return;
+        }
+        self.model.select_channel(channel.clone());
+        self.model.view.item = Some(key.clone());
+        self.apply(vec![Effect::SetRead {
+            channel,
+            key,
+            read: true,
+        }]);
+        self.ctx
+            .send_viewport_cmd_to(ViewportId::ROOT, ViewportCommand::Minimized(false));
+        self.ctx
+            .send_viewport_cmd_to(ViewportId::ROOT, ViewportCommand::Focus);
+    }
+}
+
+/// The ticker window's id.
+#[must_use]
+pub fn ticker_viewport() -> ViewportId {
+    ViewportId::from_hash_of("tidings-ticker")
+}
+
+/// A slim borderless always-on-top dock window at `position`.
+#[must_use]
+pub fn ticker_builder(position: egui::Pos2, size: egui::Vec2) -> ViewportBuilder {
+    ViewportBuilder::default()
+        .with_title("Tidings ticker")
+        .with_app_id("tidings-ticker")
+        .with_decorations(false)
+        .with_resizable(false)
+        .with_always_on_top()
+        .with_taskbar(false)
+        .with_window_type(egui::X11WindowType::Dock)
+        .with_position(position)
+        .with_inner_size(size)
+}
+
+impl eframe::App for TidingsApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.model.now = Utc::now();
+        self.drain();
+        self.ticker_clicks();
+        self.dump_state();
+        if let Some(rect) = ctx.input(|i| i.viewport().outer_rect)
+            && self.mode == Mode::Normal
+        {
+            self.ui_state.window = Some([rect.min.x, rect.min.y, rect.width(), rect.height()]);
+        }
+        // The status line counts retry seconds down.
+        if self.model.retry_left() > Duration::ZERO {
+            ctx.request_repaint_after(Duration::from_millis(500));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let palette = self.palette;
+        let mut effects = Vec::new();
+        match self.mode {
+            Mode::TickerOnly => {
+                let content = self.ticker_content.clone();
+                let settings = self.model.settings.ticker;
+                if let Some(monitor) = ctx.input(|i| i.viewport().monitor_size)
+                    && ctx
+                        .input(|i| i.viewport().inner_rect)
+                        .is_some_and(|r| (r.width() - monitor.x).abs() > 1.0)
+                {
+                    let y = if settings.position == TickerPosition::Top {
+                        0.0
+                    } else {
+                        monitor.y - TICKER_HEIGHT
+                    };
+                    ctx.send_viewport_cmd(ViewportCommand::InnerSize(egui::vec2(
+                        monitor.x,
+                        TICKER_HEIGHT,
+                    )));
+                    ctx.send_viewport_cmd(ViewportCommand::OuterPosition(egui::pos2(0.0, y)));
+                }
+                let mut click = None;
+                egui::CentralPanel::default()
+                    .frame(egui::Frame::new().fill(palette.ticker))
+                    .show(ui, |ui| {
+                        click =
+                            self.strip
+                                .ui(ui, &content, &palette, settings.speed, settings.max_fps);
+                    });
+                if let Some(click) = click {
+                    self.show_click(click);
+                }
+            }
+            Mode::ScreenSaver => {
+                let smartscreen = self
+                    .smartscreen
+                    .get_or_insert_with(|| SmartScreen::new(ctx.input(|i| i.time)));
+                if smartscreen.ui(ui, &self.model, &palette) {
+                    effects.push(Effect::EndSmartScreen);
+                }
+            }
+            Mode::Normal => {
+                let in_window = self.model.settings.ticker.enabled
+                    && self.model.settings.ticker.position == TickerPosition::InWindow;
+                let content = self.ticker_content.clone();
+                let settings = self.model.settings.ticker;
+                let strip_ticker = &mut self.strip;
+                let mut strip_clicks = Vec::new();
+                let mut strip_fn = |ui: &mut egui::Ui, _model: &Model| {
+                    if let Some(click) =
+                        strip_ticker.ui(ui, &content, &palette, settings.speed, settings.max_fps)
+                    {
+                        strip_clicks.push(click);
+                    }
+                    Vec::new()
+                };
+                effects.extend(view::main_ui(
+                    ui,
+                    &mut self.model,
+                    &palette,
+                    if in_window { Some(&mut strip_fn) } else { None },
+                ));
+                for click in strip_clicks {
+                    self.show_click(click);
+                }
+                if let Some(smartscreen) = &mut self.smartscreen {
+                    let model = &self.model;
+                    let ended = ctx.show_viewport_immediate(
+                        ViewportId::from_hash_of("tidings-smartscreen"),
+                        ViewportBuilder::default()
+                            .with_title("Tidings SmartScreen")
+                            .with_fullscreen(true)
+                            .with_decorations(false),
+                        |ui, _class| {
+                            let close = ui.ctx().input(|i| i.viewport().close_requested());
+                            smartscreen.ui(ui, model, &palette) || close
+                        },
+                    );
+                    if ended {
+                        effects.push(Effect::EndSmartScreen);
+                    }
+                }
+                self.show_ticker_window(&ctx);
+                let channel = self
+                    .model
+                    .current_channel()
+                    .map(|c| c.info.id.as_str().to_owned());
+                if channel != self.ui_state.channel {
+                    self.ui_state.channel = channel;
+                }
+            }
+        }
+        self.apply(effects);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if self.mode == Mode::Normal {
+            self.ui_state.save();
+        }
+        if let Some(link) = self.link.take() {
+            link.feed.close();
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(Duration::from_secs(2), link.task).await });
+        }
+        self.stop_embedded();
+    }
+}

@@ -1,0 +1,499 @@
+//! What the views show and what they ask for: the app's state as plain data ([`Model`]) and the
+//! requests views return ([`Effect`]). No I/O here and no egui widgets; the app applies effects
+//! (network, files, links) and the tests build a model directly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::settings::{Location, Settings};
+use crate::client::connection::ConnectionState;
+use crate::client::store::{Store, StoredAlert, StoredItem};
+use crate::protocol::{
+    ChannelId, ChannelInfo, ChannelKind, ItemKey, Place, Severity, WeatherReport,
+};
+
+/// Something a view asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Effect {
+    /// Mark an item or alert read or unread.
+    SetRead {
+        /// Where.
+        channel: ChannelId,
+        /// Which.
+        key: ItemKey,
+        /// Read or not.
+        read: bool,
+    },
+    /// Mark every item of a channel read.
+    MarkChannelRead(ChannelId),
+    /// Open an http(s) link in the browser.
+    OpenLink(String),
+    /// Save and apply new settings.
+    ApplySettings(Settings),
+    /// Search places for the weather location.
+    SearchPlaces(String),
+    /// Try the connection again now.
+    ReconnectNow,
+    /// Start the SmartScreen.
+    StartSmartScreen,
+    /// End the SmartScreen.
+    EndSmartScreen,
+}
+
+/// The place search in the Settings dialog.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum PlaceSearch {
+    /// Nothing asked.
+    #[default]
+    Idle,
+    /// Waiting for the server.
+    Searching,
+    /// The answer.
+    Found(Vec<Place>),
+    /// Why it failed.
+    Failed(String),
+}
+
+/// The pages of the Settings dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SettingsTab {
+    /// Server, location, units.
+    #[default]
+    General,
+    /// Order, visibility and notifications per channel.
+    Channels,
+    /// Theme, ticker, SmartScreen.
+    Display,
+}
+
+impl SettingsTab {
+    /// Every page, in order.
+    pub const ALL: [Self; 3] = [Self::General, Self::Channels, Self::Display];
+
+    /// The page's name.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::General => "General",
+            Self::Channels => "Channels",
+            Self::Display => "Display",
+        }
+    }
+}
+
+/// The Settings dialog while open: the edited copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsDraft {
+    /// The edited settings.
+    pub settings: Settings,
+    /// Server URL field (remote mode).
+    pub server_url: String,
+    /// Token field (remote mode).
+    pub token: String,
+    /// Whether the embedded server is chosen.
+    pub embedded: bool,
+    /// City search field.
+    pub place_query: String,
+    /// Latitude and longitude fields.
+    pub latitude: String,
+    /// Longitude field.
+    pub longitude: String,
+    /// A field error to show.
+    pub error: Option<String>,
+    /// The page shown.
+    pub tab: SettingsTab,
+}
+
+impl SettingsDraft {
+    /// A draft of `settings`.
+    #[must_use]
+    pub fn new(settings: &Settings) -> Self {
+        let (embedded, server_url, token) = match &settings.server {
+            super::settings::ServerChoice::Embedded => (true, String::new(), String::new()),
+            super::settings::ServerChoice::Remote { url, token } => {
+                (false, url.clone(), token.clone().unwrap_or_default())
+            }
+        };
+        let (latitude, longitude) = settings.location.as_ref().map_or_else(
+            || (String::new(), String::new()),
+            |l| (format!("{:.4}", l.latitude), format!("{:.4}", l.longitude)),
+        );
+        Self {
+            settings: settings.clone(),
+            server_url,
+            token,
+            embedded,
+            place_query: String::new(),
+            latitude,
+            longitude,
+            error: None,
+            tab: SettingsTab::default(),
+        }
+    }
+
+    /// The settings the draft describes, or what is wrong with it.
+    pub fn finish(&self) -> Result<Settings, String> {
+        let mut settings = self.settings.clone();
+        settings.server = if self.embedded {
+            super::settings::ServerChoice::Embedded
+        } else {
+            let url = self.server_url.trim().trim_end_matches('/').to_owned();
+            match reqwest::Url::parse(&url) {
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                _ => {
+                    return Err("The server address must start with http:// or https://".to_owned());
+                }
+            }
+            let token = self.token.trim();
+            super::settings::ServerChoice::Remote {
+                url,
+                token: (!token.is_empty()).then(|| token.to_owned()),
+            }
+        };
+        let (lat, lon) = (self.latitude.trim(), self.longitude.trim());
+        if lat.is_empty() && lon.is_empty() {
+            settings.location = None;
+        } else {
+            let latitude: f64 = lat
+                .parse()
+                .ok()
+                .filter(|v: &f64| (-90.0..=90.0).contains(v))
+                .ok_or("Latitude must be a number from -90 to 90")?;
+            let longitude: f64 = lon
+                .parse()
+                .ok()
+                .filter(|v: &f64| (-180.0..=180.0).contains(v))
+                .ok_or("Longitude must be a number from -180 to 180")?;
+            let name = match &settings.location {
+                Some(location)
+                    if (location.latitude - latitude).abs() < 1e-4
+                        && (location.longitude - longitude).abs() < 1e-4 =>
+                {
+                    location.name.clone()
+                }
+                _ => format!("{latitude:.2}, {longitude:.2}"),
+            };
+            settings.location = Some(Location {
+                name,
+                latitude,
+                longitude,
+            });
+        }
+        settings.ticker.speed = settings.ticker.speed.clamp(10.0, 400.0);
+        settings.ticker.max_fps = settings.ticker.max_fps.clamp(5, 60);
+        settings.smartscreen.idle_minutes = settings.smartscreen.idle_minutes.clamp(1, 240);
+        Ok(settings)
+    }
+
+    /// Takes a place from the search.
+    pub fn choose_place(&mut self, place: &Place) {
+        self.latitude = format!("{:.4}", place.latitude);
+        self.longitude = format!("{:.4}", place.longitude);
+        self.settings.location = Some(Location {
+            name: place.label(),
+            latitude: (place.latitude * 10_000.0).round() / 10_000.0,
+            longitude: (place.longitude * 10_000.0).round() / 10_000.0,
+        });
+    }
+}
+
+/// Which part of the app is in front.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewState {
+    /// The selected channel.
+    pub channel: Option<ChannelId>,
+    /// The selected item or alert in it.
+    pub item: Option<ItemKey>,
+    /// The filter text (`/`).
+    pub filter: String,
+    /// Whether the filter field is open.
+    pub filter_open: bool,
+    /// The Settings dialog, when open.
+    pub settings: Option<SettingsDraft>,
+    /// The place search's state.
+    pub places: PlaceSearch,
+}
+
+/// Everything the views read.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The content.
+    pub store: Arc<Store>,
+    /// The connection.
+    pub connection: ConnectionState,
+    /// When the connection entered that state (for the retry countdown).
+    pub connection_since: Instant,
+    /// When the content on screen was cached (before the network answered).
+    pub cached_at: Option<DateTime<Utc>>,
+    /// When content last changed.
+    pub last_change: Option<DateTime<Utc>>,
+    /// The settings in force.
+    pub settings: Settings,
+    /// What is in front.
+    pub view: ViewState,
+    /// A problem worth one line (cache set aside, notification service missing, …).
+    pub notice: Option<String>,
+    /// The time the frame is drawn at (the clock, injected for tests).
+    pub now: DateTime<Utc>,
+}
+
+/// A channel as the column shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelRow {
+    /// Its metadata.
+    pub info: ChannelInfo,
+    /// Unread items (or live alerts for an alerts channel).
+    pub unread: usize,
+}
+
+impl Model {
+    /// A model showing `store`, connecting.
+    #[must_use]
+    pub fn new(store: Arc<Store>, settings: Settings) -> Self {
+        Self {
+            store,
+            connection: ConnectionState::Connecting { attempt: 1 },
+            connection_since: Instant::now(),
+            cached_at: None,
+            last_change: None,
+            settings,
+            view: ViewState::default(),
+            notice: None,
+            now: Utc::now(),
+        }
+    }
+
+    /// Records a new connection state.
+    pub fn set_connection(&mut self, state: ConnectionState) {
+        self.connection = state;
+        self.connection_since = Instant::now();
+    }
+
+    /// What remains of the current retry wait.
+    #[must_use]
+    pub fn retry_left(&self) -> Duration {
+        match &self.connection {
+            ConnectionState::Retrying { delay, .. } | ConnectionState::Offline { delay, .. } => {
+                delay.saturating_sub(self.connection_since.elapsed())
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The channels to show, in the user's order, hidden ones left out.
+    #[must_use]
+    pub fn channel_rows(&self) -> Vec<ChannelRow> {
+        let known = self.store.catalog();
+        self.settings
+            .ordered(&known)
+            .into_iter()
+            .filter(|pref| pref.shown)
+            .filter_map(|pref| {
+                let state = self.store.channel(&pref.id)?;
+                let info = state.info.clone()?;
+                let unread = match info.kind {
+                    ChannelKind::Alerts => state.alerts.iter().filter(|a| !a.read).count(),
+                    _ => state.unread(),
+                };
+                Some(ChannelRow { info, unread })
+            })
+            .collect()
+    }
+
+    /// The selected channel, or the first shown one.
+    #[must_use]
+    pub fn current_channel(&self) -> Option<ChannelRow> {
+        let rows = self.channel_rows();
+        self.view
+            .channel
+            .as_ref()
+            .and_then(|id| rows.iter().find(|row| row.info.id == *id).cloned())
+            .or_else(|| rows.into_iter().next())
+    }
+
+    /// The items of `channel` that match the filter, newest first.
+    #[must_use]
+    pub fn visible_items(&self, channel: &ChannelId) -> Vec<&StoredItem> {
+        let Some(state) = self.store.channel(channel) else {
+            return Vec::new();
+        };
+        let filter = self.view.filter.trim().to_lowercase();
+        state
+            .items
+            .iter()
+            .filter(|stored| {
+                filter.is_empty()
+                    || stored.item.title.to_lowercase().contains(&filter)
+                    || stored
+                        .item
+                        .body
+                        .as_deref()
+                        .is_some_and(|b| b.to_lowercase().contains(&filter))
+                    || stored
+                        .item
+                        .source
+                        .as_deref()
+                        .is_some_and(|s| s.to_lowercase().contains(&filter))
+            })
+            .collect()
+    }
+
+    /// Every live alert of shown channels, most severe first, then newest.
+    #[must_use]
+    pub fn active_alerts(&self) -> Vec<&StoredAlert> {
+        let shown: Vec<ChannelId> = self.channel_rows().into_iter().map(|r| r.info.id).collect();
+        let mut alerts: Vec<&StoredAlert> = self
+            .store
+            .alerts()
+            .into_iter()
+            .filter(|a| shown.contains(&a.alert.channel))
+            .collect();
+        alerts.sort_by(|a, b| {
+            b.alert
+                .severity
+                .cmp(&a.alert.severity)
+                .then(b.alert.updated.cmp(&a.alert.updated))
+        });
+        alerts
+    }
+
+    /// The most urgent alert worth a banner (notice and above), if any.
+    #[must_use]
+    pub fn banner_alert(&self) -> Option<&StoredAlert> {
+        self.active_alerts()
+            .into_iter()
+            .find(|a| a.alert.severity >= Severity::Notice)
+    }
+
+    /// The weather for the configured location, if the server sent it.
+    #[must_use]
+    pub fn weather(&self) -> Option<&WeatherReport> {
+        let location = self.settings.location.as_ref()?;
+        let cell = format!(
+            "{:.1},{:.1}",
+            (location.latitude * 10.0).round() / 10.0,
+            (location.longitude * 10.0).round() / 10.0
+        );
+        // "-0.0" is written "0.0" by the server.
+        let cell = cell.replace("-0.0,", "0.0,").replace(",-0.0", ",0.0");
+        self.store.weather(&cell)
+    }
+
+    /// Moves the selection by `step` items in the current channel.
+    pub fn move_selection(&mut self, step: isize) {
+        let Some(channel) = self.current_channel() else {
+            return;
+        };
+        let keys: Vec<ItemKey> = if channel.info.kind == ChannelKind::Alerts {
+            self.store
+                .channel(&channel.info.id)
+                .map(|c| c.alerts.iter().map(|a| a.alert.key.clone()).collect())
+                .unwrap_or_default()
+        } else {
+            self.visible_items(&channel.info.id)
+                .into_iter()
+                .map(|s| s.item.key.clone())
+                .collect()
+        };
+        if keys.is_empty() {
+            return;
+        }
+        let current = self
+            .view
+            .item
+            .as_ref()
+            .and_then(|key| keys.iter().position(|k| k == key));
+        let next = match current {
+            None => 0,
+            Some(index) => index
+                .saturating_add_signed(step)
+                .min(keys.len().saturating_sub(1)),
+        };
+        self.view.channel = Some(channel.info.id);
+        self.view.item = keys.get(next).cloned();
+    }
+
+    /// Selects the `index`th shown channel (keys 1-9).
+    pub fn select_channel_at(&mut self, index: usize) {
+        if let Some(row) = self.channel_rows().get(index) {
+            self.select_channel(row.info.id.clone());
+        }
+    }
+
+    /// Selects a channel (and no item).
+    pub fn select_channel(&mut self, channel: ChannelId) {
+        if self.view.channel.as_ref() != Some(&channel) {
+            self.view.channel = Some(channel);
+            self.view.item = None;
+        }
+    }
+}
+
+/// Only http and https links are opened; anything else is refused.
+#[must_use]
+pub fn openable(link: &str) -> bool {
+    reqwest::Url::parse(link)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_web_links_open() {
+        assert!(openable("https://example.com/a"));
+        assert!(openable("http://example.com"));
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "mailto:x@y",
+            "ssh://h",
+            "https://",
+            "not a url",
+        ] {
+            assert!(!openable(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_settings_draft_checks_its_fields() {
+        let mut draft = SettingsDraft::new(&Settings::default());
+        draft.embedded = false;
+        draft.server_url = "news.lan".to_owned();
+        assert!(draft.finish().unwrap_err().contains("http://"));
+        draft.server_url = "http://news.lan:8080/".to_owned();
+        draft.latitude = "91".to_owned();
+        draft.longitude = "0".to_owned();
+        assert!(draft.finish().unwrap_err().contains("Latitude"));
+        draft.latitude = "52.52".to_owned();
+        draft.longitude = "13.4061".to_owned();
+        let settings = draft.finish().unwrap();
+        assert_eq!(
+            settings.server,
+            super::super::settings::ServerChoice::Remote {
+                url: "http://news.lan:8080".to_owned(),
+                token: None
+            }
+        );
+        assert_eq!(settings.location.unwrap().name, "52.52, 13.41");
+        let mut draft = SettingsDraft::new(&Settings::default());
+        draft.choose_place(&Place {
+            name: "Springfield".to_owned(),
+            region: Some("Illinois".to_owned()),
+            country: Some("United States".to_owned()),
+            country_code: Some("US".to_owned()),
+            latitude: 39.80172,
+            longitude: -89.64371,
+            timezone: None,
+            population: None,
+        });
+        let location = draft.finish().unwrap().location.unwrap();
+        assert_eq!(location.name, "Springfield, Illinois, United States");
+        assert_eq!(location.latitude, 39.8017);
+    }
+}

@@ -1,0 +1,516 @@
+//! The desktop app's settings: what the Settings dialog edits, saved as TOML in the user's
+//! config directory (`~/.config/tidings/settings.toml` on Linux).
+//!
+//! Pure data plus load/save. A file that cannot be read is set aside (renamed) and defaults are
+//! used, so a bad edit never keeps the app from starting; unknown keys are ignored and missing
+//! ones take their defaults, so files from older and newer versions both load.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::ChannelId;
+
+/// Where content comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum ServerChoice {
+    /// A server inside the app, with the default line-up.
+    #[default]
+    Embedded,
+    /// A shared server.
+    Remote {
+        /// Its base URL, e.g. `http://news.office.lan:8080`.
+        url: String,
+        /// Publish token (kept for the publish commands; streams need none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+}
+
+/// How much a channel may interrupt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Never.
+    Off,
+    /// Alerts only.
+    #[default]
+    AlertsOnly,
+    /// Every new item.
+    Everything,
+}
+
+impl NotifyLevel {
+    /// Every level, in menu order.
+    pub const ALL: [Self; 3] = [Self::Off, Self::AlertsOnly, Self::Everything];
+
+    /// Words for the menu.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Off => "Off",
+            Self::AlertsOnly => "Alerts only",
+            Self::Everything => "Everything",
+        }
+    }
+}
+
+/// One channel's place and treatment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPref {
+    /// The channel.
+    pub id: ChannelId,
+    /// Shown in the channel column, ticker and SmartScreen.
+    #[serde(default = "yes")]
+    pub shown: bool,
+    /// Notifications.
+    #[serde(default)]
+    pub notify: NotifyLevel,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The weather location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// Name shown, e.g. "Springfield, Illinois".
+    pub name: String,
+    /// Degrees north.
+    pub latitude: f64,
+    /// Degrees east.
+    pub longitude: f64,
+}
+
+/// Temperature unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TemperatureUnit {
+    /// °C.
+    #[default]
+    Celsius,
+    /// °F.
+    Fahrenheit,
+}
+
+/// Wind speed unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WindUnit {
+    /// km/h.
+    #[default]
+    Kmh,
+    /// mph.
+    Mph,
+}
+
+/// Units for display (the server always sends metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Units {
+    /// Temperatures.
+    pub temperature: TemperatureUnit,
+    /// Wind speeds.
+    pub wind: WindUnit,
+}
+
+/// Where the ticker lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TickerPosition {
+    /// A slim window docked at the top of the screen.
+    Top,
+    /// A slim window docked at the bottom of the screen.
+    #[default]
+    Bottom,
+    /// A strip inside the main window.
+    InWindow,
+}
+
+impl TickerPosition {
+    /// Every position, in menu order.
+    pub const ALL: [Self; 3] = [Self::Top, Self::Bottom, Self::InWindow];
+
+    /// Words for the menu.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Top => "Top of the screen",
+            Self::Bottom => "Bottom of the screen",
+            Self::InWindow => "Inside the main window",
+        }
+    }
+}
+
+/// The ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TickerSettings {
+    /// Shown at all.
+    pub enabled: bool,
+    /// Where.
+    pub position: TickerPosition,
+    /// Scroll speed in points per second.
+    pub speed: f32,
+    /// Frame rate cap while scrolling.
+    pub max_fps: u32,
+}
+
+impl Default for TickerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            position: TickerPosition::default(),
+            speed: 60.0,
+            max_fps: 30,
+        }
+    }
+}
+
+/// The SmartScreen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmartScreenSettings {
+    /// Start after idle time.
+    pub enabled: bool,
+    /// Idle minutes before it starts.
+    pub idle_minutes: u32,
+}
+
+impl Default for SmartScreenSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            idle_minutes: 10,
+        }
+    }
+}
+
+/// The look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeChoice {
+    /// A nod to PointCast 1996: silver chrome, navy title bars, a black ticker.
+    Classic,
+    /// Modern, light.
+    Light,
+    /// Modern, dark.
+    #[default]
+    Dark,
+}
+
+impl ThemeChoice {
+    /// Every theme, in menu order.
+    pub const ALL: [Self; 3] = [Self::Classic, Self::Light, Self::Dark];
+
+    /// Words for the menu.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Classic => "Classic",
+            Self::Light => "Light",
+            Self::Dark => "Dark",
+        }
+    }
+}
+
+/// Everything the Settings dialog edits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    /// Content source.
+    pub server: ServerChoice,
+    /// Channel order and treatment; channels the server has that are not listed are shown
+    /// after these, with defaults.
+    pub channels: Vec<ChannelPref>,
+    /// Weather location (none: no weather).
+    pub location: Option<Location>,
+    /// Display units.
+    pub units: Units,
+    /// The ticker.
+    pub ticker: TickerSettings,
+    /// The SmartScreen.
+    pub smartscreen: SmartScreenSettings,
+    /// The look.
+    pub theme: ThemeChoice,
+}
+
+impl Settings {
+    /// The preference for `channel` (defaults when not listed).
+    #[must_use]
+    pub fn channel(&self, channel: &ChannelId) -> ChannelPref {
+        self.channels
+            .iter()
+            .find(|pref| pref.id == *channel)
+            .cloned()
+            .unwrap_or_else(|| ChannelPref {
+                id: channel.clone(),
+                shown: true,
+                notify: NotifyLevel::default(),
+            })
+    }
+
+    /// `known` (the server's channels, in catalog order) in the user's order: listed ones
+    /// first, as listed, then the rest in catalog order.
+    #[must_use]
+    pub fn ordered(&self, known: &[ChannelId]) -> Vec<ChannelPref> {
+        let mut ordered: Vec<ChannelPref> = self
+            .channels
+            .iter()
+            .filter(|pref| known.contains(&pref.id))
+            .cloned()
+            .collect();
+        for id in known {
+            if !ordered.iter().any(|pref| pref.id == *id) {
+                ordered.push(self.channel(id));
+            }
+        }
+        ordered
+    }
+
+    /// Whether switching from `self` to `other` needs a new connection (another server or
+    /// weather cell); everything else applies in place.
+    #[must_use]
+    pub fn needs_reconnect(&self, other: &Self) -> bool {
+        let cell = |s: &Self| {
+            s.location.as_ref().map(|l| {
+                (
+                    (l.latitude * 10.0).round() as i64,
+                    (l.longitude * 10.0).round() as i64,
+                )
+            })
+        };
+        self.server != other.server || cell(self) != cell(other)
+    }
+}
+
+/// Why settings could not be saved.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot save settings to {path}: {source}")]
+pub struct SaveError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The settings file.
+#[derive(Debug, Clone)]
+pub struct SettingsFile {
+    path: PathBuf,
+}
+
+/// What loading found.
+#[derive(Debug)]
+pub struct LoadedSettings {
+    /// The settings to use.
+    pub settings: Settings,
+    /// A problem to tell the user (the file was unreadable and set aside).
+    pub warning: Option<String>,
+}
+
+impl SettingsFile {
+    /// The file at `path`.
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// `settings.toml` in the user's config directory.
+    #[must_use]
+    pub fn default_location() -> Option<Self> {
+        directories::ProjectDirs::from("org", "Tidings", "tidings")
+            .map(|dirs| Self::new(dirs.config_dir().join("settings.toml")))
+    }
+
+    /// Where it lives.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the settings; defaults when there is no file. An unreadable file is renamed to
+    /// `settings.toml.bad` and reported.
+    #[must_use]
+    pub fn load(&self) -> LoadedSettings {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return LoadedSettings {
+                    settings: Settings::default(),
+                    warning: None,
+                };
+            }
+            Err(error) => {
+                return LoadedSettings {
+                    settings: Settings::default(),
+                    warning: Some(format!("could not read settings ({error}); using defaults")),
+                };
+            }
+        };
+        match toml::from_str::<Settings>(&text) {
+            Ok(settings) => LoadedSettings {
+                settings,
+                warning: None,
+            },
+            Err(error) => {
+                let aside = self.path.with_extension("toml.bad");
+                let moved = std::fs::rename(&self.path, &aside).is_ok();
+                let first_line = error.to_string();
+                let first_line = first_line.lines().next().unwrap_or_default().to_owned();
+                LoadedSettings {
+                    settings: Settings::default(),
+                    warning: Some(if moved {
+                        format!(
+                            "settings were unreadable ({first_line}); moved to {} and using defaults",
+                            aside.display()
+                        )
+                    } else {
+                        format!("settings were unreadable ({first_line}); using defaults")
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Writes the settings atomically (temporary file, then rename).
+    pub fn save(&self, settings: &Settings) -> Result<(), SaveError> {
+        let error = |source| SaveError {
+            path: self.path.clone(),
+            source,
+        };
+        let text = toml::to_string_pretty(settings)
+            .map_err(|e| error(std::io::Error::other(e.to_string())))?;
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(error)?;
+        }
+        let temporary = self.path.with_extension("toml.tmp");
+        std::fs::write(&temporary, text).map_err(error)?;
+        std::fs::rename(&temporary, &self.path).map_err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> ChannelId {
+        ChannelId::new(text).unwrap()
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SettingsFile::new(dir.path().join("nested").join("settings.toml"));
+        assert_eq!(file.load().settings, Settings::default());
+        let settings = Settings {
+            server: ServerChoice::Remote {
+                url: "http://news.lan:8080".to_owned(),
+                token: Some("secret-token-1".to_owned()),
+            },
+            channels: vec![ChannelPref {
+                id: id("tech"),
+                shown: false,
+                notify: NotifyLevel::Everything,
+            }],
+            location: Some(Location {
+                name: "Springfield, Illinois".to_owned(),
+                latitude: 39.8,
+                longitude: -89.64,
+            }),
+            units: Units {
+                temperature: TemperatureUnit::Fahrenheit,
+                wind: WindUnit::Mph,
+            },
+            ticker: TickerSettings {
+                enabled: true,
+                position: TickerPosition::Top,
+                speed: 90.0,
+                max_fps: 24,
+            },
+            smartscreen: SmartScreenSettings {
+                enabled: false,
+                idle_minutes: 3,
+            },
+            theme: ThemeChoice::Classic,
+        };
+        file.save(&settings).unwrap();
+        let loaded = file.load();
+        assert_eq!(loaded.settings, settings);
+        assert!(loaded.warning.is_none());
+    }
+
+    #[test]
+    fn a_broken_file_is_set_aside_and_defaults_are_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        std::fs::write(&path, "theme = [unclosed").unwrap();
+        let loaded = SettingsFile::new(&path).load();
+        assert_eq!(loaded.settings, Settings::default());
+        assert!(loaded.warning.unwrap().contains("settings.toml.bad"));
+        assert!(dir.path().join("settings.toml.bad").exists());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn partial_and_newer_files_load() {
+        let settings: Settings =
+            toml::from_str("theme = \"light\"\nfuture_setting = 1\n[ticker]\nspeed = 30.0\n")
+                .unwrap();
+        assert_eq!(settings.theme, ThemeChoice::Light);
+        assert_eq!(settings.ticker.speed, 30.0);
+        assert_eq!(settings.ticker.max_fps, 30);
+        assert_eq!(settings.server, ServerChoice::Embedded);
+    }
+
+    #[test]
+    fn channels_are_ordered_by_preference_then_catalog() {
+        let settings = Settings {
+            channels: vec![
+                ChannelPref {
+                    id: id("sports"),
+                    shown: true,
+                    notify: NotifyLevel::Off,
+                },
+                ChannelPref {
+                    id: id("gone"),
+                    shown: true,
+                    notify: NotifyLevel::Off,
+                },
+            ],
+            ..Settings::default()
+        };
+        let known = [id("world"), id("tech"), id("sports")];
+        let order: Vec<String> = settings
+            .ordered(&known)
+            .into_iter()
+            .map(|p| p.id.as_str().to_owned())
+            .collect();
+        assert_eq!(order, ["sports", "world", "tech"]);
+    }
+
+    #[test]
+    fn only_server_and_cell_changes_need_a_reconnect() {
+        let base = Settings::default();
+        let mut other = base.clone();
+        other.theme = ThemeChoice::Light;
+        other.ticker.speed = 10.0;
+        assert!(!base.needs_reconnect(&other));
+        other.location = Some(Location {
+            name: "X".to_owned(),
+            latitude: 1.0,
+            longitude: 2.0,
+        });
+        assert!(base.needs_reconnect(&other));
+        let mut nearby = other.clone();
+        nearby.location = Some(Location {
+            name: "Y".to_owned(),
+            latitude: 1.01,
+            longitude: 2.02,
+        });
+        assert!(!other.needs_reconnect(&nearby), "same cell");
+    }
+}

@@ -1,0 +1,325 @@
+//! The Settings dialog: edits a [`SettingsDraft`] and, on Save, returns
+//! [`Effect::ApplySettings`]; the app saves the file and applies the change without a restart.
+
+use egui::{Align, Layout, RichText, Ui};
+
+use super::model::{Effect, Model, PlaceSearch, SettingsTab};
+use super::settings::{NotifyLevel, TemperatureUnit, ThemeChoice, TickerPosition, WindUnit};
+use super::theme::{GAP, Palette, size};
+
+/// Shows the dialog while `model.view.settings` is set.
+pub fn settings_window(
+    ctx: &egui::Context,
+    model: &mut Model,
+    palette: &Palette,
+    effects: &mut Vec<Effect>,
+) {
+    let Some(mut draft) = model.view.settings.take() else {
+        return;
+    };
+    let mut close = false;
+    let screen = ctx.content_rect();
+    let width = 560.0_f32.min(screen.width() - 48.0);
+    let modal = egui::Modal::new(egui::Id::unique("settings-dialog"))
+        .frame(
+            egui::Frame::new()
+                .fill(palette.raised)
+                .stroke(egui::Stroke::new(1.0, palette.border))
+                .corner_radius(10.0)
+                .inner_margin(egui::Margin::same(20)),
+        )
+        .show(ctx, |ui| {
+            ui.set_width(width);
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("Settings").size(size::HEADING).strong());
+                ui.add_space(GAP * 2.0);
+                for tab in SettingsTab::ALL {
+                    ui.selectable_value(&mut draft.tab, tab, tab.label());
+                }
+            });
+            ui.separator();
+            egui::ScrollArea::vertical()
+                .max_height((screen.height() - 200.0).max(200.0))
+                .auto_shrink([false, true])
+                .show(ui, |ui| match draft.tab {
+                    SettingsTab::General => {
+                        server_section(ui, &mut draft, palette);
+                        location_section(ui, model, &mut draft, palette, effects);
+                        units_section(ui, &mut draft);
+                    }
+                    SettingsTab::Channels => channels_section(ui, model, &mut draft),
+                    SettingsTab::Display => {
+                        theme_section(ui, &mut draft);
+                        ticker_section(ui, &mut draft);
+                        smartscreen_section(ui, &mut draft);
+                    }
+                });
+            ui.separator();
+            if let Some(error) = &draft.error {
+                ui.label(RichText::new(error).color(palette.bad));
+            }
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                if ui.button("Save").clicked() {
+                    match draft.finish() {
+                        Ok(settings) => {
+                            effects.push(Effect::ApplySettings(settings));
+                            close = true;
+                        }
+                        Err(error) => draft.error = Some(error),
+                    }
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+    // Escape or a click outside cancels.
+    let open = !modal.should_close();
+    if open && !close {
+        model.view.settings = Some(draft);
+    } else {
+        model.view.places = PlaceSearch::Idle;
+    }
+}
+
+fn section(ui: &mut Ui, title: &str) {
+    ui.add_space(GAP);
+    ui.label(RichText::new(title).size(size::TITLE).strong());
+    ui.add_space(2.0);
+}
+
+fn server_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, palette: &Palette) {
+    section(ui, "Server");
+    ui.radio_value(
+        &mut draft.embedded,
+        true,
+        "Built in (this computer fetches its own news)",
+    );
+    ui.radio_value(&mut draft.embedded, false, "A shared Tidings server");
+    ui.add_enabled_ui(!draft.embedded, |ui| {
+        egui::Grid::new("server-grid")
+            .num_columns(2)
+            .show(ui, |ui| {
+                ui.label("Address");
+                ui.add(
+                    egui::TextEdit::singleline(&mut draft.server_url)
+                        .hint_text("http://news.example.org:8080")
+                        .desired_width(320.0),
+                );
+                ui.end_row();
+                ui.label("Token");
+                ui.add(
+                    egui::TextEdit::singleline(&mut draft.token)
+                        .password(true)
+                        .hint_text("only needed to publish")
+                        .desired_width(320.0),
+                );
+                ui.end_row();
+            });
+    });
+    ui.label(
+        RichText::new("An office runs one server so each feed crosses the internet once.")
+            .size(size::SMALL)
+            .color(palette.text_weak),
+    );
+}
+
+fn location_section(
+    ui: &mut Ui,
+    model: &mut Model,
+    draft: &mut super::model::SettingsDraft,
+    palette: &Palette,
+    effects: &mut Vec<Effect>,
+) {
+    section(ui, "Weather location");
+    if let Some(location) = &draft.settings.location {
+        ui.label(format!("Now: {}", location.name));
+    } else {
+        ui.label(RichText::new("No location set").color(palette.text_weak));
+    }
+    ui.horizontal(|ui| {
+        let response = ui.add(
+            egui::TextEdit::singleline(&mut draft.place_query)
+                .hint_text("Search a city")
+                .desired_width(260.0),
+        );
+        let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.button("Search").clicked() || enter) && draft.place_query.trim().chars().count() >= 2
+        {
+            model.view.places = PlaceSearch::Searching;
+            effects.push(Effect::SearchPlaces(draft.place_query.trim().to_owned()));
+        }
+    });
+    match &model.view.places {
+        PlaceSearch::Idle => {}
+        PlaceSearch::Searching => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Searching…");
+            });
+        }
+        PlaceSearch::Failed(error) => {
+            ui.label(RichText::new(error).color(palette.bad));
+        }
+        PlaceSearch::Found(places) if places.is_empty() => {
+            ui.label(RichText::new("No place of that name").color(palette.text_weak));
+        }
+        PlaceSearch::Found(places) => {
+            let places = places.clone();
+            for place in &places {
+                let mut label = place.label();
+                if let Some(population) = place.population {
+                    label.push_str(&format!("  ({population} people)"));
+                }
+                if ui.selectable_label(false, label).clicked() {
+                    draft.choose_place(place);
+                    model.view.places = PlaceSearch::Idle;
+                }
+            }
+        }
+    }
+    ui.horizontal(|ui| {
+        ui.label("Latitude");
+        ui.add(egui::TextEdit::singleline(&mut draft.latitude).desired_width(90.0));
+        ui.label("Longitude");
+        ui.add(egui::TextEdit::singleline(&mut draft.longitude).desired_width(90.0));
+        if ui.button("Clear").clicked() {
+            draft.latitude.clear();
+            draft.longitude.clear();
+            draft.settings.location = None;
+        }
+    });
+    ui.label(
+        RichText::new("Only a rounded position (about 11 km) is sent to the server.")
+            .size(size::SMALL)
+            .color(palette.text_weak),
+    );
+}
+
+fn units_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
+    section(ui, "Units");
+    ui.horizontal(|ui| {
+        let units = &mut draft.settings.units;
+        ui.radio_value(&mut units.temperature, TemperatureUnit::Celsius, "°C");
+        ui.radio_value(&mut units.temperature, TemperatureUnit::Fahrenheit, "°F");
+        ui.add_space(GAP * 3.0);
+        ui.radio_value(&mut units.wind, WindUnit::Kmh, "km/h");
+        ui.radio_value(&mut units.wind, WindUnit::Mph, "mph");
+    });
+}
+
+fn channels_section(ui: &mut Ui, model: &Model, draft: &mut super::model::SettingsDraft) {
+    section(ui, "Channels");
+    let known = model.store.catalog();
+    let mut order = draft.settings.ordered(&known);
+    if order.is_empty() {
+        ui.label("The server has not described its channels yet.");
+        return;
+    }
+    let mut swap = None;
+    egui::Grid::new("channels-grid")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            let count = order.len();
+            for (index, pref) in order.iter_mut().enumerate() {
+                let title = model
+                    .store
+                    .channel(&pref.id)
+                    .and_then(|c| c.info.as_ref())
+                    .map_or_else(|| pref.id.as_str().to_owned(), |i| i.title.clone());
+                ui.checkbox(&mut pref.shown, title);
+                egui::ComboBox::from_id_salt(("notify", pref.id.as_str()))
+                    .selected_text(pref.notify.label())
+                    .show_ui(ui, |ui| {
+                        for level in NotifyLevel::ALL {
+                            ui.selectable_value(&mut pref.notify, level, level.label());
+                        }
+                    });
+                if arrow_button(ui, true, index > 0)
+                    .on_hover_text("Move up")
+                    .clicked()
+                {
+                    swap = Some((index, index - 1));
+                }
+                if arrow_button(ui, false, index + 1 < count)
+                    .on_hover_text("Move down")
+                    .clicked()
+                {
+                    swap = Some((index, index + 1));
+                }
+                ui.end_row();
+            }
+        });
+    if let Some((a, b)) = swap {
+        order.swap(a, b);
+    }
+    draft.settings.channels = order;
+}
+
+fn ticker_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
+    section(ui, "Ticker");
+    let ticker = &mut draft.settings.ticker;
+    ui.checkbox(&mut ticker.enabled, "Show the ticker");
+    ui.add_enabled_ui(ticker.enabled, |ui| {
+        egui::ComboBox::from_label("Position")
+            .selected_text(ticker.position.label())
+            .show_ui(ui, |ui| {
+                for position in TickerPosition::ALL {
+                    ui.selectable_value(&mut ticker.position, position, position.label());
+                }
+            });
+        ui.add(
+            egui::Slider::new(&mut ticker.speed, 10.0..=400.0).text("speed (points per second)"),
+        );
+        ui.add(egui::Slider::new(&mut ticker.max_fps, 5..=60).text("frames per second at most"));
+    });
+}
+
+fn smartscreen_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
+    section(ui, "SmartScreen");
+    let smartscreen = &mut draft.settings.smartscreen;
+    ui.checkbox(
+        &mut smartscreen.enabled,
+        "Start the SmartScreen when the computer is idle",
+    );
+    ui.add_enabled_ui(smartscreen.enabled, |ui| {
+        ui.add(egui::Slider::new(&mut smartscreen.idle_minutes, 1..=120).text("idle minutes"));
+    });
+}
+
+fn theme_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
+    section(ui, "Theme");
+    ui.horizontal(|ui| {
+        for theme in ThemeChoice::ALL {
+            ui.radio_value(&mut draft.settings.theme, theme, theme.label());
+        }
+    });
+}
+
+/// A small button with a drawn up or down triangle (the default fonts have no arrow glyphs).
+fn arrow_button(ui: &mut Ui, up: bool, enabled: bool) -> egui::Response {
+    let label = if up { "Move up" } else { "Move down" };
+    let response = ui.add_enabled(
+        enabled,
+        egui::Button::new("").min_size(egui::vec2(26.0, 22.0)),
+    );
+    let colour = if enabled {
+        ui.visuals().text_color()
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    let c = response.rect.center();
+    let (tip, base) = if up { (-4.5, 3.5) } else { (4.5, -3.5) };
+    ui.painter().add(egui::Shape::convex_polygon(
+        vec![
+            c + egui::vec2(0.0, tip),
+            c + egui::vec2(5.0, base),
+            c + egui::vec2(-5.0, base),
+        ],
+        colour,
+        egui::Stroke::NONE,
+    ));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, label));
+    response
+}

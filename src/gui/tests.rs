@@ -1,0 +1,479 @@
+//! The main window driven through egui_kittest by role and label: channel switching, opening
+//! an item, marking read, the keyboard, the settings round trip, the alert banner, connection
+//! states, and empty and error states. No display and no GPU needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as Age, Utc};
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+use super::model::{Effect, Model};
+use super::settings::{Location, Settings, ThemeChoice};
+use super::theme::Palette;
+use super::view::main_ui;
+use crate::client::connection::ConnectionState;
+use crate::client::store::Store;
+use crate::protocol::{
+    Alert, AlertStatus, ChannelId, ChannelInfo, ChannelKind, Condition, CurrentWeather, Event,
+    Health, HealthStatus, Item, ItemKey, Severity, WeatherReport, WeatherUnits,
+};
+
+struct App {
+    model: Model,
+    palette: Palette,
+    effects: Vec<Effect>,
+}
+
+fn id(text: &str) -> ChannelId {
+    ChannelId::new(text).unwrap()
+}
+
+fn key(text: &str) -> ItemKey {
+    ItemKey::new(text).unwrap()
+}
+
+fn channel(id_text: &str, title: &str, kind: ChannelKind) -> Event {
+    Event::Channel(ChannelInfo {
+        id: id(id_text),
+        title: title.to_owned(),
+        description: format!("About {title}"),
+        colour: "#4a90e2".to_owned(),
+        kind,
+        health: Health::default(),
+        updated: None,
+    })
+}
+
+fn item(channel: &str, key_text: &str, title: &str, minutes_ago: i64) -> Event {
+    let at = Utc::now() - Age::minutes(minutes_ago);
+    Event::Item(Item {
+        channel: id(channel),
+        key: key(key_text),
+        title: title.to_owned(),
+        body: Some(format!("Summary of {title}")),
+        link: Some(format!("https://example.com/{key_text}")),
+        source: Some("Example News".to_owned()),
+        image: None,
+        severity: Severity::Info,
+        published: at,
+        updated: at,
+        expires: None,
+    })
+}
+
+fn alert(title: &str, severity: Severity) -> Event {
+    let now = Utc::now();
+    Event::Alert(Alert {
+        channel: id("alerts"),
+        key: key("storm"),
+        status: AlertStatus::Active,
+        severity,
+        title: title.to_owned(),
+        event: Some("Gale Warning".to_owned()),
+        body: Some("Strong winds.".to_owned()),
+        instruction: Some("Stay inside.".to_owned()),
+        area: Some("Harbour County".to_owned()),
+        link: None,
+        source: Some("Weather Office".to_owned()),
+        onset: None,
+        published: now,
+        updated: now,
+        expires: Some(now + Age::hours(2)),
+    })
+}
+
+fn weather() -> Event {
+    let condition = Condition {
+        code: 2,
+        label: "Partly cloudy".to_owned(),
+        icon: "partly-cloudy".to_owned(),
+    };
+    Event::Weather(WeatherReport {
+        channel: id("weather"),
+        cell: "44.6,-67.2".to_owned(),
+        place: None,
+        observed: Utc::now(),
+        units: WeatherUnits::default(),
+        current: CurrentWeather {
+            temperature: 7.6,
+            apparent_temperature: 4.3,
+            condition: condition.clone(),
+            wind_speed: 18.0,
+            wind_direction_deg: Some(230.0),
+            humidity_percent: 76.0,
+            is_day: true,
+        },
+        daily: Vec::new(),
+    })
+}
+
+fn store(events: Vec<Event>) -> Arc<Store> {
+    let mut store = Store::default();
+    for event in events {
+        let _ = store.apply(None, event);
+    }
+    Arc::new(store)
+}
+
+fn lineup() -> Vec<Event> {
+    vec![
+        channel("world", "World", ChannelKind::News),
+        channel("tech", "Technology", ChannelKind::News),
+        channel("weather", "Weather", ChannelKind::Weather),
+        channel("alerts", "Alerts", ChannelKind::Alerts),
+        item("world", "w1", "Harbour lighthouse shines again", 5),
+        item("world", "w2", "River pact signed", 30),
+        item("tech", "t1", "Weather station firmware 2.0", 10),
+        weather(),
+    ]
+}
+
+fn harness(events: Vec<Event>, connection: ConnectionState) -> Harness<'static, App> {
+    harness_sized(events, connection, egui::vec2(1280.0, 800.0))
+}
+
+fn harness_sized(
+    events: Vec<Event>,
+    connection: ConnectionState,
+    size: egui::Vec2,
+) -> Harness<'static, App> {
+    let settings = Settings {
+        location: Some(Location {
+            name: "Port Tiding".to_owned(),
+            latitude: 44.61,
+            longitude: -67.22,
+        }),
+        ..Settings::default()
+    };
+    let mut model = Model::new(store(events), settings);
+    model.set_connection(connection);
+    let app = App {
+        model,
+        palette: Palette::of(ThemeChoice::Dark),
+        effects: Vec::new(),
+    };
+    let mut harness = Harness::builder().with_size(size).build_ui_state(
+        |ui, app: &mut App| {
+            let effects = main_ui(ui, &mut app.model, &app.palette, None);
+            app.effects.extend(effects);
+        },
+        app,
+    );
+    harness.run_steps(2);
+    harness
+}
+
+#[test]
+fn switching_channels_shows_their_headlines() {
+    let mut harness = harness(lineup(), ConnectionState::Live);
+    assert!(
+        harness
+            .query_by_label("Harbour lighthouse shines again")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label("Weather station firmware 2.0")
+            .is_none()
+    );
+    harness.get_by_label("Technology").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.channel, Some(id("tech")));
+    assert!(
+        harness
+            .query_by_label("Weather station firmware 2.0")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label("Harbour lighthouse shines again")
+            .is_none()
+    );
+}
+
+#[test]
+fn opening_an_item_marks_it_read_and_offers_the_browser() {
+    let mut harness = harness(lineup(), ConnectionState::Live);
+    harness.get_by_label("River pact signed").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.item, Some(key("w2")));
+    assert!(harness.state().effects.contains(&Effect::SetRead {
+        channel: id("world"),
+        key: key("w2"),
+        read: true
+    }));
+    assert!(
+        harness
+            .query_by_label("Summary of River pact signed")
+            .is_some()
+    );
+    harness.get_by_label("Open in browser").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .state()
+            .effects
+            .contains(&Effect::OpenLink("https://example.com/w2".to_owned()))
+    );
+}
+
+#[test]
+fn the_keyboard_moves_marks_and_switches() {
+    let mut harness = harness(lineup(), ConnectionState::Live);
+    harness.key_press(Key::J);
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.item, Some(key("w1")));
+    harness.key_press(Key::ArrowDown);
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.item, Some(key("w2")));
+    harness.key_press(Key::K);
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.item, Some(key("w1")));
+    harness.state_mut().effects.clear();
+    // The store here is not updated by effects, so w1 still reads unread: m marks it read.
+    harness.key_press(Key::M);
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().effects,
+        [Effect::SetRead {
+            channel: id("world"),
+            key: key("w1"),
+            read: true
+        }]
+    );
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+    assert!(
+        harness
+            .state()
+            .effects
+            .contains(&Effect::OpenLink("https://example.com/w1".to_owned()))
+    );
+    harness.key_press(Key::Num2);
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.channel, Some(id("tech")));
+    assert_eq!(harness.state().model.view.item, None);
+}
+
+#[test]
+fn the_filter_narrows_the_list_and_says_when_nothing_matches() {
+    let mut harness = harness(lineup(), ConnectionState::Live);
+    harness.key_press(Key::Slash);
+    harness.run_steps(2);
+    assert!(harness.state().model.view.filter_open);
+    harness.state_mut().model.view.filter = "pact".to_owned();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("River pact signed").is_some());
+    assert!(
+        harness
+            .query_by_label("Harbour lighthouse shines again")
+            .is_none()
+    );
+    harness.state_mut().model.view.filter = "zebra".to_owned();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("No matches").is_some());
+}
+
+#[test]
+fn settings_round_trip_through_the_dialog() {
+    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    assert!(harness.state().model.view.settings.is_some());
+    harness.get_by_label("°F").click();
+    harness.run_steps(2);
+    harness.get_by_label("Display").click();
+    harness.run_steps(2);
+    harness.get_by_label("Light").click();
+    harness.run_steps(2);
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    let applied = harness
+        .state()
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::ApplySettings(settings) => Some(settings.clone()),
+            _ => None,
+        })
+        .expect("settings applied");
+    assert_eq!(applied.theme, ThemeChoice::Light);
+    assert_eq!(
+        applied.units.temperature,
+        super::settings::TemperatureUnit::Fahrenheit
+    );
+    assert_eq!(applied.location.unwrap().name, "Port Tiding");
+    assert!(
+        harness.state().model.view.settings.is_none(),
+        "dialog closed"
+    );
+    // Cancel leaves everything as it was.
+    harness.state_mut().effects.clear();
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    harness.get_by_label("Cancel").click();
+    harness.run_steps(2);
+    assert!(harness.state().effects.is_empty());
+    assert!(harness.state().model.view.settings.is_none());
+}
+
+#[test]
+fn a_bad_server_address_is_refused_in_the_dialog() {
+    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.embedded = false;
+        draft.server_url = "news.lan".to_owned();
+    }
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("must start with http://")
+            .is_some()
+    );
+    assert!(
+        harness
+            .state()
+            .effects
+            .iter()
+            .all(|e| !matches!(e, Effect::ApplySettings(_)))
+    );
+}
+
+#[test]
+fn an_alert_shows_as_a_banner_that_opens_it() {
+    let mut events = lineup();
+    events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
+    let mut harness = harness(events, ConnectionState::Live);
+    let banner = harness.get_by_label("Alert: Gale Warning for Tiding Bay");
+    banner.click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.channel, Some(id("alerts")));
+    assert_eq!(harness.state().model.view.item, Some(key("storm")));
+    assert!(harness.query_by_label("Stay inside.").is_some());
+    assert!(harness.query_by_label("What to do").is_some());
+}
+
+#[test]
+fn the_status_line_tells_the_connection_state() {
+    let cases = [
+        (ConnectionState::Live, "Live"),
+        (
+            ConnectionState::Retrying {
+                delay: Duration::from_secs(30),
+                reason: "server answered 503".to_owned(),
+            },
+            "Retrying in",
+        ),
+        (
+            ConnectionState::Offline {
+                delay: Duration::from_secs(30),
+                reason: "cannot reach the server".to_owned(),
+            },
+            "Offline",
+        ),
+        (
+            ConnectionState::Unauthorized {
+                status: 401,
+                reason: String::new(),
+            },
+            "Unauthorized (401)",
+        ),
+    ];
+    for (state, words) in cases {
+        let harness = harness(lineup(), state);
+        assert!(
+            harness.query_by_label_contains(words).is_some(),
+            "no status line with {words:?}"
+        );
+    }
+    let retrying = harness(
+        lineup(),
+        ConnectionState::Retrying {
+            delay: Duration::from_secs(30),
+            reason: "x".to_owned(),
+        },
+    );
+    assert!(retrying.query_by_label("Retry now").is_some());
+}
+
+#[test]
+fn empty_states_explain_themselves() {
+    let harness_none = harness(Vec::new(), ConnectionState::Connecting { attempt: 1 });
+    assert!(harness_none.query_by_label("No channels yet").is_some());
+    let mut harness = harness(
+        vec![
+            channel("world", "World", ChannelKind::News),
+            channel("alerts", "Alerts", ChannelKind::Alerts),
+        ],
+        ConnectionState::Live,
+    );
+    assert!(harness.query_by_label("Nothing here yet").is_some());
+    harness.get_by_label("Alerts").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("No active alerts").is_some());
+}
+
+#[test]
+fn the_weather_channel_shows_conditions_and_a_failing_channel_says_why() {
+    let mut events = lineup();
+    events.push(Event::Channel(ChannelInfo {
+        id: id("tech"),
+        title: "Technology".to_owned(),
+        description: "About Technology".to_owned(),
+        colour: "#4a90e2".to_owned(),
+        kind: ChannelKind::News,
+        health: Health {
+            status: HealthStatus::Failing,
+            message: Some("cannot update: feeds.example.org timed out".to_owned()),
+        },
+        updated: None,
+    }));
+    let mut harness = harness(events, ConnectionState::Live);
+    harness.get_by_label("Weather").click();
+    harness.run_steps(2);
+    // The channel column's card and the big panel both show the conditions.
+    assert!(harness.query_all_by_label("Partly cloudy").count() >= 2);
+    assert!(harness.query_all_by_label("8°").count() >= 2);
+    assert!(harness.query_by_label("18 km/h SW").is_some());
+    harness.get_by_label("Technology").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label("cannot update: feeds.example.org timed out")
+            .is_some()
+    );
+}
+
+#[test]
+fn the_smallest_window_still_shows_every_part() {
+    let mut events = lineup();
+    events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
+    let mut harness = harness_sized(events, ConnectionState::Live, egui::vec2(800.0, 600.0));
+    for label in [
+        "World",
+        "Technology",
+        "Alerts",
+        "Harbour lighthouse shines again",
+        "Settings",
+        "Alert: Gale Warning for Tiding Bay",
+    ] {
+        assert!(
+            harness.query_all_by_label(label).next().is_some(),
+            "{label}"
+        );
+    }
+    // Narrow: the detail pane replaces the list, with a way back.
+    harness.get_by_label("River pact signed").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Open in browser").is_some());
+    harness.get_by_label("Back to the list").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("River pact signed").is_some());
+    assert_eq!(harness.state().model.view.item, None);
+}

@@ -1,0 +1,1069 @@
+//! The main window: top bar, alert banner, channel column, item list, detail pane and status
+//! line, plus the keyboard. A function of the [`Model`]; it changes only view state and returns
+//! [`Effect`]s for everything else.
+
+use egui::{
+    Align, Color32, CornerRadius, Key, Layout, Margin, RichText, Sense, Stroke, Ui, Vec2, vec2,
+};
+
+use super::format::{self, Tone};
+use super::model::{ChannelRow, Effect, Model, SettingsDraft, openable};
+use super::theme::{GAP, Palette, channel_colour, size};
+use super::weather_view;
+use crate::client::store::{StoredAlert, StoredItem};
+use crate::protocol::{AlertStatus, ChannelKind, HealthStatus, Severity};
+
+/// Width below which the list and the detail pane take turns instead of sharing the window.
+const NARROW: f32 = 860.0;
+
+/// Draws the in-window ticker strip.
+pub type StripUi<'a> = &'a mut dyn FnMut(&mut Ui, &Model) -> Vec<Effect>;
+
+/// Draws the whole main window; `strip` draws the in-window ticker when it is on.
+pub fn main_ui(
+    ui: &mut Ui,
+    model: &mut Model,
+    palette: &Palette,
+    strip: Option<StripUi<'_>>,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    keyboard(ui, model, &mut effects);
+
+    egui::Panel::top("top-bar")
+        .frame(
+            egui::Frame::new()
+                .fill(palette.title_bar)
+                .inner_margin(Margin::symmetric(12, 8)),
+        )
+        .show(ui, |ui| top_bar_ui(ui, model, palette, &mut effects));
+
+    if let Some(alert) = model.banner_alert().cloned() {
+        egui::Panel::top("alert-banner")
+            .frame(egui::Frame::new())
+            .show(ui, |ui| alert_banner_ui(ui, model, &alert, palette));
+    }
+
+    egui::Panel::bottom("status-line")
+        .frame(
+            egui::Frame::new()
+                .fill(palette.panel)
+                .inner_margin(Margin::symmetric(12, 5))
+                .stroke(Stroke::new(1.0, palette.border)),
+        )
+        .show(ui, |ui| status_ui(ui, model, palette, &mut effects));
+
+    if let Some(strip) = strip {
+        egui::Panel::bottom("ticker-strip")
+            .frame(egui::Frame::new().fill(palette.ticker))
+            .exact_size(34.0)
+            .show(ui, |ui| effects.extend(strip(ui, model)));
+    }
+
+    egui::Panel::left("channels")
+        .resizable(false)
+        .exact_size(212.0)
+        .frame(
+            egui::Frame::new()
+                .fill(palette.panel)
+                .inner_margin(Margin::symmetric(8, 10)),
+        )
+        .show(ui, |ui| channel_column_ui(ui, model, palette, &mut effects));
+
+    let narrow = ui.available_width() < NARROW;
+    let current = model.current_channel();
+    let has_selection = model.view.item.is_some();
+    match current {
+        None => {
+            egui::CentralPanel::default()
+                .frame(egui::Frame::new().fill(palette.background))
+                .show(ui, |ui| {
+                    weather_view::empty_ui(
+                        ui,
+                        palette,
+                        "No channels yet",
+                        &format!(
+                            "Waiting for the server to describe its channels. {}",
+                            format::status_line(&model.connection, model.retry_left(), None, None)
+                                .text
+                        ),
+                    );
+                });
+        }
+        Some(channel) if channel.info.kind == ChannelKind::Weather => {
+            egui::CentralPanel::default()
+                .frame(
+                    egui::Frame::new()
+                        .fill(palette.background)
+                        .inner_margin(Margin::same(24)),
+                )
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        weather_view::full_ui(ui, model, palette, 1.0);
+                    });
+                });
+        }
+        Some(channel) => {
+            if has_selection && !narrow {
+                egui::Panel::right("detail")
+                    .resizable(true)
+                    .default_size((ui.available_width() * 0.48).max(320.0))
+                    .size_range(300.0..=900.0)
+                    .frame(
+                        egui::Frame::new()
+                            .fill(palette.raised)
+                            .inner_margin(Margin::same(20))
+                            .stroke(Stroke::new(1.0, palette.border)),
+                    )
+                    .show(ui, |ui| {
+                        detail_ui(ui, model, &channel, palette, false, &mut effects)
+                    });
+            }
+            egui::CentralPanel::default()
+                .frame(egui::Frame::new().fill(palette.background))
+                .show(ui, |ui| {
+                    if has_selection && narrow {
+                        egui::Frame::new()
+                            .inner_margin(Margin::same(16))
+                            .show(ui, |ui| {
+                                detail_ui(ui, model, &channel, palette, true, &mut effects)
+                            });
+                    } else if channel.info.kind == ChannelKind::Alerts {
+                        alert_list_ui(ui, model, &channel, palette, &mut effects);
+                    } else {
+                        item_list_ui(ui, model, &channel, palette, &mut effects);
+                    }
+                });
+        }
+    }
+
+    if model.view.settings.is_some() {
+        super::settings_view::settings_window(ui.ctx(), model, palette, &mut effects);
+    }
+    effects
+}
+
+fn text_focused(ui: &Ui) -> bool {
+    ui.ctx().memory(|m| m.focused().is_some()) && ui.ctx().egui_wants_keyboard_input()
+}
+
+fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
+    if model.view.settings.is_some() {
+        return;
+    }
+    if ui.input(|i| i.key_pressed(Key::Escape)) {
+        if model.view.filter_open {
+            model.view.filter_open = false;
+            model.view.filter.clear();
+        } else {
+            model.view.item = None;
+        }
+    }
+    if text_focused(ui) {
+        return;
+    }
+    let pressed = |key| ui.input(|i| i.key_pressed(key) && i.modifiers.is_none());
+    if pressed(Key::ArrowDown) || pressed(Key::J) {
+        model.move_selection(1);
+        mark_selected_read(model, effects);
+    }
+    if pressed(Key::ArrowUp) || pressed(Key::K) {
+        model.move_selection(-1);
+        mark_selected_read(model, effects);
+    }
+    if pressed(Key::Enter)
+        && let Some(link) = selected_link(model)
+    {
+        effects.push(Effect::OpenLink(link));
+    }
+    if pressed(Key::M)
+        && let (Some(channel), Some(key)) = (model.current_channel(), model.view.item.clone())
+    {
+        let read = is_read(model, &channel.info.id, &key);
+        effects.push(Effect::SetRead {
+            channel: channel.info.id,
+            key,
+            read: !read,
+        });
+    }
+    if ui.input(|i| i.key_pressed(Key::Slash)) {
+        model.view.filter_open = true;
+    }
+    let digits = [
+        Key::Num1,
+        Key::Num2,
+        Key::Num3,
+        Key::Num4,
+        Key::Num5,
+        Key::Num6,
+        Key::Num7,
+        Key::Num8,
+        Key::Num9,
+    ];
+    for (index, key) in digits.into_iter().enumerate() {
+        if pressed(key) {
+            model.select_channel_at(index);
+        }
+    }
+}
+
+fn is_read(
+    model: &Model,
+    channel: &crate::protocol::ChannelId,
+    key: &crate::protocol::ItemKey,
+) -> bool {
+    model.store.channel(channel).is_some_and(|c| {
+        c.items.iter().any(|i| i.item.key == *key && i.read)
+            || c.alerts.iter().any(|a| a.alert.key == *key && a.read)
+    })
+}
+
+fn mark_selected_read(model: &Model, effects: &mut Vec<Effect>) {
+    if let (Some(channel), Some(key)) = (model.current_channel(), model.view.item.clone())
+        && !is_read(model, &channel.info.id, &key)
+    {
+        effects.push(Effect::SetRead {
+            channel: channel.info.id,
+            key,
+            read: true,
+        });
+    }
+}
+
+fn selected_link(model: &Model) -> Option<String> {
+    let channel = model.current_channel()?;
+    let key = model.view.item.as_ref()?;
+    let state = model.store.channel(&channel.info.id)?;
+    state
+        .items
+        .iter()
+        .find(|i| i.item.key == *key)
+        .and_then(|i| i.item.link.clone())
+        .or_else(|| {
+            state
+                .alerts
+                .iter()
+                .find(|a| a.alert.key == *key)
+                .and_then(|a| a.alert.link.clone())
+        })
+        .filter(|link| openable(link))
+}
+
+fn top_bar_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut Vec<Effect>) {
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new("Tidings")
+                .size(size::HEADING)
+                .strong()
+                .color(palette.on_title_bar),
+        );
+        ui.add_space(GAP * 2.0);
+        if model.view.filter_open {
+            let response = ui.add(
+                egui::TextEdit::singleline(&mut model.view.filter)
+                    .hint_text("Filter headlines")
+                    .desired_width(240.0),
+            );
+            if !response.has_focus() && model.view.filter.is_empty() && response.lost_focus() {
+                model.view.filter_open = false;
+            }
+            if !response.has_focus() && !response.lost_focus() && model.view.filter.is_empty() {
+                response.request_focus();
+            }
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if ui
+                .button("Settings")
+                .on_hover_text("Server, channels, location, units, ticker, SmartScreen, theme")
+                .clicked()
+            {
+                model.view.settings = Some(SettingsDraft::new(&model.settings));
+            }
+            if ui
+                .button("SmartScreen")
+                .on_hover_text("Full-screen headlines, weather and clock; any key ends it")
+                .clicked()
+            {
+                effects.push(Effect::StartSmartScreen);
+            }
+            let mut ticker_on = model.settings.ticker.enabled;
+            if ui
+                .toggle_value(&mut ticker_on, "Ticker")
+                .on_hover_text("Show or hide the scrolling ticker")
+                .changed()
+            {
+                let mut settings = model.settings.clone();
+                settings.ticker.enabled = ticker_on;
+                effects.push(Effect::ApplySettings(settings));
+            }
+            if !model.view.filter_open
+                && ui
+                    .button("Filter")
+                    .on_hover_text("Filter headlines (/)")
+                    .clicked()
+            {
+                model.view.filter_open = true;
+            }
+        });
+    });
+}
+
+fn alert_banner_ui(ui: &mut Ui, model: &mut Model, stored: &StoredAlert, palette: &Palette) {
+    let alert = &stored.alert;
+    let (fill, text) = palette.severity(alert.severity);
+    let fill = if alert.status == AlertStatus::Cancelled {
+        palette.panel
+    } else {
+        fill
+    };
+    let text = if alert.status == AlertStatus::Cancelled {
+        palette.text_weak
+    } else {
+        text
+    };
+    let response = egui::Frame::new()
+        .fill(fill)
+        .inner_margin(Margin::symmetric(14, 8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                let word = match (alert.status, alert.severity) {
+                    (AlertStatus::Cancelled, _) => "CANCELLED",
+                    (_, Severity::Critical) => "CRITICAL",
+                    (_, Severity::Warning) => "WARNING",
+                    (_, Severity::Notice) => "NOTICE",
+                    (_, Severity::Info) => "INFO",
+                };
+                ui.label(RichText::new(word).size(size::SMALL).strong().color(text));
+                ui.label(
+                    RichText::new(&alert.title)
+                        .size(size::BODY)
+                        .strong()
+                        .color(text),
+                );
+                if let Some(area) = &alert.area {
+                    ui.label(RichText::new(area).size(size::SMALL).color(text));
+                }
+                if let Some(expires) = alert.expires {
+                    ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                        ui.label(
+                            RichText::new(format!(
+                                "until {}",
+                                expires.with_timezone(&chrono::Local).format("%a %H:%M")
+                            ))
+                            .size(size::SMALL)
+                            .color(text),
+                        );
+                    });
+                }
+            });
+        })
+        .response
+        .interact(Sense::click());
+    let label = format!("Alert: {}", alert.title);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+    if response.clicked() {
+        model.select_channel(alert.channel.clone());
+        model.view.item = Some(alert.key.clone());
+    }
+}
+
+fn status_ui(ui: &mut Ui, model: &Model, palette: &Palette, effects: &mut Vec<Effect>) {
+    let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::Local);
+    let status = format::status_line(
+        &model.connection,
+        model.retry_left(),
+        model.cached_at.map(local),
+        model.last_change.map(local),
+    );
+    let colour = match status.tone {
+        Tone::Good => palette.good,
+        Tone::Neutral => palette.text_weak,
+        Tone::Caution => palette.caution,
+        Tone::Bad => palette.bad,
+    };
+    ui.horizontal(|ui| {
+        let (dot, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+        ui.painter().circle_filled(dot.center(), 4.5, colour);
+        ui.label(
+            RichText::new(&status.text)
+                .size(size::SMALL)
+                .color(palette.text),
+        )
+        .on_hover_text("Connection to the Tidings server");
+        if matches!(status.tone, Tone::Caution)
+            && ui
+                .small_button("Retry now")
+                .on_hover_text("Try to reconnect at once")
+                .clicked()
+        {
+            effects.push(Effect::ReconnectNow);
+        }
+        if let Some(notice) = &model.notice {
+            ui.separator();
+            ui.label(
+                RichText::new(notice)
+                    .size(size::SMALL)
+                    .color(palette.caution),
+            );
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            let unread: usize = model.channel_rows().iter().map(|r| r.unread).sum();
+            ui.label(
+                RichText::new(format!("{unread} unread"))
+                    .size(size::SMALL)
+                    .color(palette.text_weak),
+            );
+        });
+    });
+}
+
+fn channel_column_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut Vec<Effect>) {
+    egui::Panel::bottom("weather-card")
+        .frame(egui::Frame::new().inner_margin(Margin {
+            left: 0,
+            right: 0,
+            top: 8,
+            bottom: 0,
+        }))
+        .show(ui, |ui| {
+            egui::Frame::new()
+                .fill(palette.raised)
+                .stroke(Stroke::new(1.0, palette.border))
+                .corner_radius(6.0)
+                .inner_margin(Margin::same(10))
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    weather_view::compact_ui(ui, model, palette);
+                })
+                .response
+                .interact(Sense::click())
+                .on_hover_text("Open the Weather channel")
+                .clicked()
+                .then(|| {
+                    let weather = model
+                        .channel_rows()
+                        .into_iter()
+                        .find(|row| row.info.kind == ChannelKind::Weather);
+                    if let Some(row) = weather {
+                        model.select_channel(row.info.id);
+                    }
+                });
+        });
+    let rows = model.channel_rows();
+    let current = model.current_channel().map(|c| c.info.id);
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for (index, row) in rows.iter().enumerate() {
+                let selected = current.as_ref() == Some(&row.info.id);
+                let response = channel_row_ui(ui, row, index, selected, palette);
+                if response.clicked() {
+                    model.select_channel(row.info.id.clone());
+                }
+                response.context_menu(|ui| {
+                    if ui.button("Mark all read").clicked() {
+                        effects.push(Effect::MarkChannelRead(row.info.id.clone()));
+                        ui.close();
+                    }
+                });
+            }
+        });
+}
+
+fn channel_row_ui(
+    ui: &mut Ui,
+    row: &ChannelRow,
+    index: usize,
+    selected: bool,
+    palette: &Palette,
+) -> egui::Response {
+    let height = 34.0;
+    let (rect, response) =
+        ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::click());
+    let painter = ui.painter_at(rect);
+    let fill = if selected {
+        palette.raised
+    } else if response.hovered() {
+        palette.hover
+    } else {
+        Color32::TRANSPARENT
+    };
+    painter.rect_filled(rect, CornerRadius::same(5), fill);
+    let colour = channel_colour(&row.info.colour);
+    let bar = egui::Rect::from_min_size(rect.min + vec2(4.0, 7.0), vec2(4.0, height - 14.0));
+    painter.rect_filled(bar, CornerRadius::same(2), colour);
+    let text_colour = palette.text;
+    let title = painter.layout_no_wrap(
+        row.info.title.clone(),
+        egui::FontId::proportional(size::BODY),
+        text_colour,
+    );
+    let title_pos = rect.left_center() + vec2(16.0, -title.size().y / 2.0);
+    let mut right = rect.right() - 8.0;
+    if row.unread > 0 {
+        let text = if row.unread > 999 {
+            "999+".to_owned()
+        } else {
+            row.unread.to_string()
+        };
+        let galley = painter.layout_no_wrap(
+            text,
+            egui::FontId::proportional(size::SMALL),
+            palette.on_accent,
+        );
+        let badge = egui::Rect::from_min_size(
+            egui::pos2(right - galley.size().x - 12.0, rect.center().y - 9.0),
+            vec2(galley.size().x + 12.0, 18.0),
+        );
+        painter.rect_filled(badge, CornerRadius::same(9), palette.accent);
+        painter.galley(
+            badge.center() - galley.size() / 2.0,
+            galley,
+            palette.on_accent,
+        );
+        right = badge.left() - 6.0;
+    }
+    if row.info.health.status != HealthStatus::Ok {
+        let colour = if row.info.health.status == HealthStatus::Failing {
+            palette.bad
+        } else {
+            palette.caution
+        };
+        let centre = egui::pos2(right - 6.0, rect.center().y);
+        painter.add(egui::Shape::convex_polygon(
+            vec![
+                centre + vec2(0.0, -6.0),
+                centre + vec2(6.0, 5.0),
+                centre + vec2(-6.0, 5.0),
+            ],
+            colour,
+            Stroke::NONE,
+        ));
+        right -= 16.0;
+    }
+    let clip = egui::Rect::from_min_max(rect.min, egui::pos2(right, rect.max.y));
+    ui.painter()
+        .with_clip_rect(clip)
+        .galley(title_pos, title, text_colour);
+    let mut hover = row.info.description.clone();
+    if let Some(message) = &row.info.health.message {
+        hover.push_str("\n\n");
+        hover.push_str(message);
+    }
+    if index < 9 {
+        hover.push_str(&format!("\n\nKey: {}", index + 1));
+    }
+    let label = row.info.title.clone();
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
+    response.on_hover_text(hover)
+}
+
+fn channel_header_ui(
+    ui: &mut Ui,
+    row: &ChannelRow,
+    palette: &Palette,
+    count: usize,
+    effects: &mut Vec<Effect>,
+) {
+    egui::Frame::new()
+        .inner_margin(Margin {
+            left: 16,
+            right: 16,
+            top: 14,
+            bottom: 8,
+        })
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+                ui.painter()
+                    .circle_filled(rect.center(), 6.0, channel_colour(&row.info.colour));
+                ui.label(
+                    RichText::new(&row.info.title)
+                        .size(size::HEADING)
+                        .color(palette.text),
+                );
+                ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                    if row.unread > 0 && ui.small_button("Mark all read").clicked() {
+                        effects.push(Effect::MarkChannelRead(row.info.id.clone()));
+                    }
+                    ui.label(
+                        RichText::new(format!("{count} shown"))
+                            .size(size::SMALL)
+                            .color(palette.text_weak),
+                    );
+                });
+            });
+            if let Some(message) = &row.info.health.message {
+                ui.label(
+                    RichText::new(message)
+                        .size(size::SMALL)
+                        .color(palette.caution),
+                );
+            } else if !row.info.description.is_empty() {
+                ui.label(
+                    RichText::new(&row.info.description)
+                        .size(size::SMALL)
+                        .color(palette.text_weak),
+                );
+            }
+        });
+}
+
+fn item_list_ui(
+    ui: &mut Ui,
+    model: &mut Model,
+    channel: &ChannelRow,
+    palette: &Palette,
+    effects: &mut Vec<Effect>,
+) {
+    let items: Vec<StoredItem> = model
+        .visible_items(&channel.info.id)
+        .into_iter()
+        .cloned()
+        .collect();
+    channel_header_ui(ui, channel, palette, items.len(), effects);
+    if items.is_empty() {
+        let (title, body) = if model.view.filter.trim().is_empty() {
+            (
+                "Nothing here yet",
+                "New headlines appear here as soon as the server has them.",
+            )
+        } else {
+            (
+                "No matches",
+                "No headline in this channel matches the filter.",
+            )
+        };
+        weather_view::empty_ui(ui, palette, title, body);
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for stored in &items {
+                let selected = model.view.item.as_ref() == Some(&stored.item.key);
+                let response = item_row_ui(ui, model, stored, selected, palette);
+                if response.clicked() {
+                    model.view.item = Some(stored.item.key.clone());
+                    model.view.channel = Some(channel.info.id.clone());
+                    if !stored.read {
+                        effects.push(Effect::SetRead {
+                            channel: channel.info.id.clone(),
+                            key: stored.item.key.clone(),
+                            read: true,
+                        });
+                    }
+                }
+                if response.double_clicked()
+                    && let Some(link) = stored.item.link.clone().filter(|l| openable(l))
+                {
+                    effects.push(Effect::OpenLink(link));
+                }
+                if selected && model.view.item.is_some() {
+                    response.scroll_to_me(None);
+                }
+            }
+        });
+}
+
+fn item_row_ui(
+    ui: &mut Ui,
+    model: &Model,
+    stored: &StoredItem,
+    selected: bool,
+    palette: &Palette,
+) -> egui::Response {
+    let item = &stored.item;
+    let width = ui.available_width();
+    let inner = width - 48.0;
+    let title_font = egui::FontId::proportional(size::TITLE);
+    let title_colour = if stored.read {
+        palette.text_weak
+    } else {
+        palette.text
+    };
+    let mut job =
+        egui::text::LayoutJob::simple(item.title.clone(), title_font, title_colour, inner);
+    job.wrap.max_rows = 2;
+    let title = ui.fonts_mut(|f| f.layout_job(job));
+    let meta_text = [
+        item.source.clone(),
+        Some(format::relative_time(item.published, model.now)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let meta = ui.painter().layout_no_wrap(
+        meta_text,
+        egui::FontId::proportional(size::SMALL),
+        palette.text_weak,
+    );
+    let summary = item.body.as_ref().map(|body| {
+        let mut job = egui::text::LayoutJob::simple(
+            body.replace('\n', " "),
+            egui::FontId::proportional(size::SMALL + 0.5),
+            palette.text_weak,
+            inner,
+        );
+        job.wrap.max_rows = 2;
+        ui.fonts_mut(|f| f.layout_job(job))
+    });
+    let height = 14.0
+        + meta.size().y
+        + 4.0
+        + title.size().y
+        + summary.as_ref().map_or(0.0, |s| s.size().y + 4.0)
+        + 14.0;
+    let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
+    let painter = ui.painter_at(rect);
+    let fill = if selected {
+        palette.raised
+    } else if response.hovered() {
+        palette.hover
+    } else {
+        Color32::TRANSPARENT
+    };
+    painter.rect_filled(rect.shrink2(vec2(8.0, 1.0)), CornerRadius::same(6), fill);
+    if selected {
+        let bar = egui::Rect::from_min_size(rect.min + vec2(8.0, 4.0), vec2(3.0, height - 8.0));
+        painter.rect_filled(bar, CornerRadius::same(1), palette.accent);
+    }
+    let left = rect.left() + 28.0;
+    let mut y = rect.top() + 14.0;
+    if !stored.read {
+        painter.circle_filled(
+            egui::pos2(rect.left() + 18.0, y + meta.size().y / 2.0),
+            4.0,
+            palette.accent,
+        );
+    }
+    painter.galley(egui::pos2(left, y), meta.clone(), palette.text_weak);
+    y += meta.size().y + 4.0;
+    painter.galley(egui::pos2(left, y), title.clone(), title_colour);
+    y += title.size().y + 4.0;
+    if let Some(summary) = summary {
+        painter.galley(egui::pos2(left, y), summary, palette.text_weak);
+    }
+    painter.line_segment(
+        [
+            egui::pos2(rect.left() + 16.0, rect.bottom() - 0.5),
+            egui::pos2(rect.right() - 16.0, rect.bottom() - 0.5),
+        ],
+        Stroke::new(1.0, palette.border.gamma_multiply(0.6)),
+    );
+    let label = item.title.clone();
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
+    response
+}
+
+fn alert_list_ui(
+    ui: &mut Ui,
+    model: &mut Model,
+    channel: &ChannelRow,
+    palette: &Palette,
+    effects: &mut Vec<Effect>,
+) {
+    let alerts: Vec<StoredAlert> = model
+        .store
+        .channel(&channel.info.id)
+        .map(|c| c.alerts.clone())
+        .unwrap_or_default();
+    channel_header_ui(ui, channel, palette, alerts.len(), effects);
+    if alerts.is_empty() {
+        weather_view::empty_ui(
+            ui,
+            palette,
+            "No active alerts",
+            "Severe-weather warnings for your location and alerts from your organisation appear here, and take over the ticker while they last.",
+        );
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for stored in &alerts {
+                let alert = &stored.alert;
+                let selected = model.view.item.as_ref() == Some(&alert.key);
+                let (fill, on_fill) = palette.severity(alert.severity);
+                let response = egui::Frame::new()
+                    .fill(if selected {
+                        palette.raised
+                    } else {
+                        palette.background
+                    })
+                    .stroke(Stroke::new(1.0, palette.border))
+                    .corner_radius(6.0)
+                    .outer_margin(Margin::symmetric(12, 4))
+                    .inner_margin(Margin::same(12))
+                    .show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.horizontal(|ui| {
+                            let word = if alert.status == AlertStatus::Cancelled {
+                                "Cancelled".to_owned()
+                            } else {
+                                format!("{:?}", alert.severity)
+                            };
+                            egui::Frame::new()
+                                .fill(if alert.status == AlertStatus::Cancelled {
+                                    palette.panel
+                                } else {
+                                    fill
+                                })
+                                .corner_radius(4.0)
+                                .inner_margin(Margin::symmetric(6, 2))
+                                .show(ui, |ui| {
+                                    ui.label(RichText::new(word).size(size::SMALL).strong().color(
+                                        if alert.status == AlertStatus::Cancelled {
+                                            palette.text_weak
+                                        } else {
+                                            on_fill
+                                        },
+                                    ));
+                                });
+                            ui.label(
+                                RichText::new(format::relative_time(alert.updated, model.now))
+                                    .size(size::SMALL)
+                                    .color(palette.text_weak),
+                            );
+                        });
+                        ui.label(
+                            RichText::new(&alert.title)
+                                .size(size::TITLE)
+                                .color(palette.text),
+                        );
+                        if let Some(area) = &alert.area {
+                            ui.label(
+                                RichText::new(area)
+                                    .size(size::SMALL)
+                                    .color(palette.text_weak),
+                            );
+                        }
+                    })
+                    .response
+                    .interact(Sense::click());
+                let label = alert.title.clone();
+                response.widget_info(|| {
+                    egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label)
+                });
+                if response.clicked() {
+                    model.view.item = Some(alert.key.clone());
+                    model.view.channel = Some(channel.info.id.clone());
+                    if !stored.read {
+                        effects.push(Effect::SetRead {
+                            channel: channel.info.id.clone(),
+                            key: alert.key.clone(),
+                            read: true,
+                        });
+                    }
+                }
+            }
+        });
+}
+
+fn detail_ui(
+    ui: &mut Ui,
+    model: &mut Model,
+    channel: &ChannelRow,
+    palette: &Palette,
+    with_back: bool,
+    effects: &mut Vec<Effect>,
+) {
+    let Some(key) = model.view.item.clone() else {
+        return;
+    };
+    let Some(state) = model.store.channel(&channel.info.id) else {
+        return;
+    };
+    if with_back && ui.button("Back to the list").clicked() {
+        model.view.item = None;
+        return;
+    }
+    let colour = channel_colour(&channel.info.colour);
+    if let Some(stored) = state.items.iter().find(|i| i.item.key == key).cloned() {
+        let item = &stored.item;
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    egui::Frame::new()
+                        .fill(colour)
+                        .corner_radius(4.0)
+                        .inner_margin(Margin::symmetric(6, 2))
+                        .show(ui, |ui| {
+                            ui.label(
+                                RichText::new(&channel.info.title)
+                                    .size(size::SMALL)
+                                    .strong()
+                                    .color(readable_on(colour)),
+                            );
+                        });
+                    let meta = [
+                        item.source.clone(),
+                        Some(format::relative_time(item.published, model.now)),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · ");
+                    ui.label(
+                        RichText::new(meta)
+                            .size(size::SMALL)
+                            .color(palette.text_weak),
+                    );
+                });
+                ui.add_space(GAP);
+                ui.label(
+                    RichText::new(&item.title)
+                        .size(size::DISPLAY)
+                        .strong()
+                        .color(palette.text),
+                );
+                ui.add_space(GAP);
+                if let Some(body) = &item.body {
+                    ui.label(
+                        RichText::new(body)
+                            .size(size::BODY + 1.0)
+                            .color(palette.text),
+                    );
+                }
+                ui.add_space(GAP * 2.0);
+                ui.horizontal(|ui| {
+                    let link = item.link.clone().filter(|l| openable(l));
+                    let open = ui.add_enabled(link.is_some(), egui::Button::new("Open in browser"));
+                    if let Some(link) = link
+                        && open.on_hover_text(&link).clicked()
+                    {
+                        effects.push(Effect::OpenLink(link));
+                    }
+                    let toggle = if stored.read {
+                        "Mark unread"
+                    } else {
+                        "Mark read"
+                    };
+                    if ui.button(toggle).clicked() {
+                        effects.push(Effect::SetRead {
+                            channel: channel.info.id.clone(),
+                            key: key.clone(),
+                            read: !stored.read,
+                        });
+                    }
+                });
+                let published = item.published.with_timezone(&chrono::Local);
+                ui.add_space(GAP);
+                ui.label(
+                    RichText::new(format!(
+                        "Published {}",
+                        published.format("%A %-d %B %Y, %H:%M")
+                    ))
+                    .size(size::SMALL)
+                    .color(palette.text_weak),
+                );
+            });
+    } else if let Some(stored) = state.alerts.iter().find(|a| a.alert.key == key).cloned() {
+        let alert = &stored.alert;
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                let (fill, on_fill) = palette.severity(alert.severity);
+                egui::Frame::new()
+                    .fill(fill)
+                    .corner_radius(4.0)
+                    .inner_margin(Margin::symmetric(8, 3))
+                    .show(ui, |ui| {
+                        let status = match alert.status {
+                            AlertStatus::Active => "",
+                            AlertStatus::Updated => " · updated",
+                            AlertStatus::Cancelled => " · CANCELLED",
+                        };
+                        let event = alert
+                            .event
+                            .clone()
+                            .unwrap_or_else(|| format!("{:?}", alert.severity));
+                        ui.label(
+                            RichText::new(format!("{event}{status}"))
+                                .size(size::SMALL)
+                                .strong()
+                                .color(on_fill),
+                        );
+                    });
+                ui.add_space(GAP);
+                ui.label(
+                    RichText::new(&alert.title)
+                        .size(size::DISPLAY)
+                        .strong()
+                        .color(palette.text),
+                );
+                let local = |t: chrono::DateTime<chrono::Utc>| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%a %-d %b %H:%M")
+                        .to_string()
+                };
+                let facts = [
+                    ("Area", alert.area.clone()),
+                    ("From", alert.source.clone()),
+                    ("Begins", alert.onset.map(local)),
+                    ("Ends", alert.expires.map(local)),
+                    ("Issued", Some(local(alert.published))),
+                ];
+                ui.add_space(GAP);
+                egui::Grid::new("alert-facts")
+                    .num_columns(2)
+                    .spacing(vec2(GAP * 2.0, 4.0))
+                    .show(ui, |ui| {
+                        for (name, value) in facts {
+                            if let Some(value) = value {
+                                ui.label(
+                                    RichText::new(name)
+                                        .size(size::SMALL)
+                                        .color(palette.text_weak),
+                                );
+                                ui.label(RichText::new(value).size(size::BODY).color(palette.text));
+                                ui.end_row();
+                            }
+                        }
+                    });
+                if let Some(body) = &alert.body {
+                    ui.add_space(GAP);
+                    ui.label(RichText::new(body).size(size::BODY).color(palette.text));
+                }
+                if let Some(instruction) = &alert.instruction {
+                    ui.add_space(GAP);
+                    ui.label(
+                        RichText::new("What to do")
+                            .size(size::BODY)
+                            .strong()
+                            .color(palette.text),
+                    );
+                    ui.label(
+                        RichText::new(instruction)
+                            .size(size::BODY)
+                            .color(palette.text),
+                    );
+                }
+                ui.add_space(GAP * 2.0);
+                let link = alert.link.clone().filter(|l| openable(l));
+                if let Some(link) = link
+                    && ui.button("Open in browser").on_hover_text(&link).clicked()
+                {
+                    effects.push(Effect::OpenLink(link));
+                }
+            });
+    } else {
+        model.view.item = None;
+    }
+}
+
+/// Black or white, whichever reads better on `fill`.
+#[must_use]
+pub fn readable_on(fill: Color32) -> Color32 {
+    if super::theme::contrast(Color32::WHITE, fill) >= super::theme::contrast(Color32::BLACK, fill)
+    {
+        Color32::WHITE
+    } else {
+        Color32::BLACK
+    }
+}
+
+/// Minimum size the main window accepts.
+pub const MIN_SIZE: Vec2 = vec2(720.0, 480.0);
