@@ -25,11 +25,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use procfs::{
+    clock_ticks_per_sec, cpu_ticks, machine_busy_ticks, proc_kib, wait_for_quiet_machine,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
+
+#[path = "support/procfs.rs"]
+mod procfs;
 
 /// Precedes the sequence number and send time the publisher puts in every payload:
 /// `TB|<seq>|<send nanoseconds since the bench started>|`.
@@ -417,7 +423,7 @@ impl QuietGate {
             return;
         }
         let started = Instant::now();
-        wait_for_quiet_machine(clock_ticks, self.budget.get().min(QUIET_WAIT));
+        wait_for_quiet_machine(clock_ticks, QUIET_CORES, self.budget.get().min(QUIET_WAIT));
         self.budget
             .set(self.budget.get().saturating_sub(started.elapsed()));
     }
@@ -1758,55 +1764,6 @@ struct Memory {
 // ---------------------------------------------------------------------------------------------
 // /proc
 
-/// utime + stime of a process (all its threads, live and exited), in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-/// Busy time of the whole machine (user, nice, system, irq, softirq), in clock ticks.
-fn machine_busy_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()?
-        .strip_prefix("cpu ")?
-        .split_whitespace()
-        .filter_map(|field| field.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq ...
-    Some([0, 1, 2, 5, 6].iter().filter_map(|&i| fields.get(i)).sum())
-}
-
-/// Waits (bounded) until the rest of the machine is quiet, so that another build or test does
-/// not end up in the figures.
-fn wait_for_quiet_machine(clock_ticks: f64, limit: Duration) {
-    let started = Instant::now();
-    let mut warned = false;
-    loop {
-        let before = machine_busy_ticks().unwrap_or(0);
-        std::thread::sleep(Duration::from_secs(1));
-        let busy = machine_busy_ticks().unwrap_or(0).saturating_sub(before) as f64 / clock_ticks;
-        if busy < QUIET_CORES {
-            return;
-        }
-        if started.elapsed() > limit {
-            eprintln!("   !! the machine is still busy ({busy:.2} cores); measuring anyway");
-            return;
-        }
-        if !warned {
-            eprintln!(
-                "   the machine is busy ({busy:.2} cores), waiting up to {limit:?} for it to calm down"
-            );
-            warned = true;
-        }
-    }
-}
-
 fn children_of(parent: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -1825,16 +1782,6 @@ fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-fn proc_kib(path: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(key))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits
@@ -1842,14 +1789,4 @@ fn open_files_limit() -> Option<u64> {
         .find(|line| line.starts_with("Max open files"))?;
     // "Max open files  <soft>  <hard>  files": nginx may raise its soft limit to the hard one.
     line.split_whitespace().nth(4)?.parse().ok()
-}
-
-fn clock_ticks_per_sec() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .unwrap_or(100.0)
 }

@@ -16,8 +16,9 @@ run_checks=1
 [[ "${1:-}" == "--no-check" ]] && run_checks=0
 
 # Debian packages the tests drive for real: a browser for the web page test, nginx with the
-# nchan module as an SSE server we did not write.
-packages=(chromium nginx-light libnginx-mod-nchan)
+# nchan module as an SSE server we did not write, and an X server with Mesa's software OpenGL
+# for the desktop app's end-to-end test.
+packages=(chromium nginx-light libnginx-mod-nchan xvfb libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

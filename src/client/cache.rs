@@ -30,14 +30,14 @@ pub struct CacheFile {
     pub last_event_id: Option<String>,
     /// When it was written.
     pub saved: DateTime<Utc>,
-    /// The state.
-    pub store: Store,
+    /// The state (shared with the feed: saving does not copy it).
+    pub store: Arc<Store>,
 }
 
 impl CacheFile {
     /// A cache file for `server` with the current time.
     #[must_use]
-    pub fn new(server: &str, last_event_id: Option<String>, store: Store) -> Self {
+    pub fn new(server: &str, last_event_id: Option<String>, store: Arc<Store>) -> Self {
         Self {
             version: CACHE_VERSION,
             server: server.to_owned(),
@@ -263,7 +263,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("sub/cache.json"));
         assert!(matches!(cache.load("http://a"), Loaded::Missing));
-        let file = CacheFile::new("http://a", Some("5-0".into()), store_with_item());
+        let file = CacheFile::new("http://a", Some("5-0".into()), Arc::new(store_with_item()));
         cache.save(&file).unwrap();
         match cache.load("http://a") {
             Loaded::Cache(loaded) => assert_eq!(*loaded, file),
@@ -311,7 +311,7 @@ mod tests {
         let cache = Cache::new(dir.path().join("cache.json"));
         let (tx, task) = spawn_writer(cache.clone(), Duration::from_secs(3600));
         for n in 0..50 {
-            let file = CacheFile::new("s", Some(format!("{n}-0")), Store::default());
+            let file = CacheFile::new("s", Some(format!("{n}-0")), Arc::default());
             tx.send_replace(Some(Arc::new(file)));
         }
         // Within the debounce nothing is written; closing flushes the newest at once.

@@ -142,7 +142,7 @@ pub struct Started {
 /// Loads the cache and starts following the server.
 pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
     let (updates_tx, updates) = mpsc::channel(256);
-    let mut store = Store::default();
+    let mut store = Arc::new(Store::default());
     let mut last_event_id = None;
     let mut cached_at = None;
     let mut warnings = Vec::new();
@@ -167,7 +167,7 @@ pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
     connection_config.last_event_id.clone_from(&last_event_id);
     let (connection, events) = connection::spawn(connection_config, http);
     let (commands_tx, commands) = mpsc::unbounded_channel();
-    let initial = Arc::new(store.clone());
+    let initial = Arc::clone(&store);
     let cache_writer = config
         .cache
         .clone()
@@ -201,7 +201,9 @@ type CacheWriter = (
 
 struct Runner {
     server: String,
-    store: Store,
+    /// Shared with the last update sent and the cache writer; changed copy-on-write, so a
+    /// batch costs a copy only while the app still holds the previous version.
+    store: Arc<Store>,
     last_event_id: Option<String>,
     connection: ConnectionHandle,
     events: mpsc::Receiver<ConnectionEvent>,
@@ -226,11 +228,11 @@ impl Runner {
                 }
                 command = self.commands.recv() => match command {
                     Some(Command::SetRead { channel, key, read }) => {
-                        self.store.set_read(&channel, &key, read);
+                        Arc::make_mut(&mut self.store).set_read(&channel, &key, read);
                         self.publish(Vec::new()).await;
                     }
                     Some(Command::ChannelRead(channel)) => {
-                        self.store.mark_channel_read(&channel);
+                        Arc::make_mut(&mut self.store).mark_channel_read(&channel);
                         self.publish(Vec::new()).await;
                     }
                     Some(Command::ReconnectNow) => self.connection.reconnect_now(),
@@ -240,7 +242,16 @@ impl Runner {
                     }
                 },
                 _ = sweep.tick() => {
-                    let changes = self.store.remove_expired(chrono::Utc::now());
+                    let now = chrono::Utc::now();
+                    let expired = self.store.channels().any(|(_, c)| {
+                        c.items.iter().any(|i| i.item.expires.is_some_and(|at| at <= now))
+                            || c.alerts.iter().any(|a| a.alert.expires.is_some_and(|at| at <= now))
+                    });
+                    let changes = if expired {
+                        Arc::make_mut(&mut self.store).remove_expired(now)
+                    } else {
+                        Vec::new()
+                    };
                     if !changes.is_empty() {
                         self.publish(changes).await;
                     }
@@ -281,7 +292,7 @@ impl Runner {
                     }
                     match decode_message(&message) {
                         Ok(Some((event_id, event))) => {
-                            changes.extend(self.store.apply(event_id, event))
+                            changes.extend(Arc::make_mut(&mut self.store).apply(event_id, event))
                         }
                         Ok(None) => {}
                         Err(error) => {
@@ -305,7 +316,7 @@ impl Runner {
     }
 
     async fn publish(&mut self, changes: Vec<Change>) {
-        let store = Arc::new(self.store.clone());
+        let store = Arc::clone(&self.store);
         let _ = self
             .updates
             .send(FeedUpdate::Changes { changes, store })
@@ -315,8 +326,14 @@ impl Runner {
 
     fn save(&mut self) {
         if let Some((writer, _)) = &self.cache_writer {
-            self.store.compact_read_marks();
-            let file = CacheFile::new(&self.server, self.last_event_id.clone(), self.store.clone());
+            if self.store.has_stale_read_marks() {
+                Arc::make_mut(&mut self.store).compact_read_marks();
+            }
+            let file = CacheFile::new(
+                &self.server,
+                self.last_event_id.clone(),
+                Arc::clone(&self.store),
+            );
             writer.send_replace(Some(Arc::new(file)));
         }
     }

@@ -472,6 +472,18 @@ impl Store {
         changes
     }
 
+    /// Whether [`compact_read_marks`](Self::compact_read_marks) has something to drop: enough
+    /// marks, and more of them than there are items and alerts to carry them.
+    #[must_use]
+    pub fn has_stale_read_marks(&self) -> bool {
+        let live: usize = self
+            .channels
+            .values()
+            .map(|c| c.items.len() + c.alerts.len())
+            .sum();
+        self.read_keys.len() >= READ_MARKS_BEFORE_COMPACTING && self.read_keys.len() > live
+    }
+
     /// Forgets read marks of keys no longer present, once there are many (keeps the cache from
     /// growing forever, but leaves the marks alone right after a reset, when the items they
     /// belong to are about to come back in a snapshot).

@@ -29,6 +29,10 @@ use crate::protocol::GeocodeResponse;
 const DRAIN_BUDGET: Duration = Duration::from_millis(8);
 /// Height of the ticker window and strip.
 pub const TICKER_HEIGHT: f32 = 34.0;
+/// Frame-rate ceiling of the ticker strip inside the main window: every step of the strip
+/// repaints the whole window, which under software OpenGL costs about five times a step of the
+/// slim ticker window (`docs/benchmarks.md`).
+pub const STRIP_MAX_FPS: u32 = 15;
 
 /// Messages from background tasks to the UI.
 enum Inbox {
@@ -94,7 +98,7 @@ impl UiState {
 /// Shared with the ticker window's deferred viewport.
 #[derive(Default)]
 struct TickerShared {
-    content: TickerContent,
+    content: Arc<TickerContent>,
     palette: Option<Palette>,
     speed: f32,
     max_fps: u32,
@@ -119,7 +123,7 @@ pub struct TidingsApp {
     palette: Palette,
     strip: Ticker,
     ticker_shared: Arc<Mutex<TickerShared>>,
-    ticker_content: TickerContent,
+    ticker_content: Arc<TickerContent>,
     smartscreen: Option<SmartScreen>,
     ui_state: UiState,
     state_dump: Option<PathBuf>,
@@ -127,6 +131,13 @@ pub struct TidingsApp {
     next_generation: u64,
     /// The edge reserved for the ticker window (so it is asked for once per placement).
     reserved_edge: Option<TickerPosition>,
+    /// Frame statistics for the state dump (benchmarks): when the app started, frames drawn,
+    /// and the longest frame's CPU time after the first seconds (which build font atlases).
+    started: Instant,
+    last_dump: Instant,
+    frames: u64,
+    frame_max: Duration,
+    frame_total: Duration,
 }
 
 impl TidingsApp {
@@ -190,13 +201,18 @@ impl TidingsApp {
             palette,
             strip: Ticker::default(),
             ticker_shared: Arc::new(Mutex::new(TickerShared::default())),
-            ticker_content: TickerContent::default(),
+            ticker_content: Arc::default(),
             smartscreen: (mode == Mode::ScreenSaver).then(|| SmartScreen::new(0.0)),
             ui_state,
             state_dump,
             dump_due: None,
             next_generation: 0,
             reserved_edge: None,
+            started: Instant::now(),
+            last_dump: Instant::now(),
+            frames: 0,
+            frame_max: Duration::ZERO,
+            frame_total: Duration::ZERO,
         };
         app.connect();
         app.refresh_ticker();
@@ -371,12 +387,12 @@ impl TidingsApp {
     }
 
     fn refresh_ticker(&mut self) {
-        self.ticker_content = TickerContent::from_model(&self.model);
+        self.ticker_content = Arc::new(TickerContent::from_model(&self.model));
         let mut shared = self
             .ticker_shared
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        shared.content = self.ticker_content.clone();
+        shared.content = Arc::clone(&self.ticker_content);
         shared.palette = Some(self.palette);
         shared.speed = self.model.settings.ticker.speed;
         shared.max_fps = self.model.settings.ticker.max_fps;
@@ -508,6 +524,7 @@ impl TidingsApp {
             return;
         }
         self.dump_due = None;
+        self.last_dump = Instant::now();
         let local = |t: chrono::DateTime<Utc>| t.with_timezone(&chrono::Local);
         let status = super::format::status_line(
             &self.model.connection,
@@ -535,6 +552,10 @@ impl TidingsApp {
             "channels": channels,
             "ticker": self.ticker_content.headlines.iter().map(|h| h.title.clone()).collect::<Vec<_>>(),
             "alert": self.ticker_content.alert.as_ref().map(|a| a.text.clone()),
+            "frames": self.frames,
+            "frame_max_ms": self.frame_max.as_secs_f64() * 1000.0,
+            "frame_total_ms": self.frame_total.as_secs_f64() * 1000.0,
+            "items": self.model.store.channels().map(|(_, c)| c.items.len()).sum::<usize>(),
         });
         let temporary = path.with_extension("tmp");
         if std::fs::write(&temporary, dump.to_string()).is_ok() {
@@ -610,7 +631,7 @@ impl TidingsApp {
                 ..
             } = &mut *shared;
             egui::CentralPanel::default()
-                .frame(egui::Frame::new().fill(palette.ticker))
+                .frame(egui::Frame::new())
                 .show(ui, |ui| {
                     if let Some(click) = ticker.ui(ui, content, &palette, *speed, *max_fps) {
                         clicks.push(click);
@@ -657,6 +678,7 @@ impl TidingsApp {
         }
         self.model.select_channel(channel.clone());
         self.model.view.item = Some(key.clone());
+        self.model.view.scroll_to_selection = true;
         self.apply(vec![Effect::SetRead {
             channel,
             key,
@@ -691,8 +713,15 @@ pub fn ticker_builder(position: egui::Pos2, size: egui::Vec2) -> ViewportBuilder
 }
 
 impl eframe::App for TidingsApp {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         self.model.now = Utc::now();
+        if let Some(cpu) = frame.info().cpu_usage {
+            self.frames += 1;
+            if self.started.elapsed() > Duration::from_secs(3) {
+                self.frame_max = self.frame_max.max(Duration::from_secs_f32(cpu));
+                self.frame_total += Duration::from_secs_f32(cpu);
+            }
+        }
         self.drain();
         self.ticker_clicks();
         self.dump_state();
@@ -700,6 +729,14 @@ impl eframe::App for TidingsApp {
             && self.mode == Mode::Normal
         {
             self.ui_state.window = Some([rect.min.x, rect.min.y, rect.width(), rect.height()]);
+        }
+        // The dump also carries frame statistics: refresh it with frames that happen anyway
+        // (never asking for one, so an idle window stays idle).
+        if self.state_dump.is_some()
+            && self.dump_due.is_none()
+            && self.last_dump.elapsed() > Duration::from_secs(1)
+        {
+            self.dump_due = Some(Instant::now());
         }
         // The status line counts retry seconds down.
         if self.model.retry_left() > Duration::ZERO {
@@ -713,7 +750,7 @@ impl eframe::App for TidingsApp {
         let mut effects = Vec::new();
         match self.mode {
             Mode::TickerOnly => {
-                let content = self.ticker_content.clone();
+                let content = Arc::clone(&self.ticker_content);
                 let settings = self.model.settings.ticker;
                 if let Some(monitor) = ctx.input(|i| i.viewport().monitor_size)
                     && ctx
@@ -733,7 +770,7 @@ impl eframe::App for TidingsApp {
                 }
                 let mut click = None;
                 egui::CentralPanel::default()
-                    .frame(egui::Frame::new().fill(palette.ticker))
+                    .frame(egui::Frame::new())
                     .show(ui, |ui| {
                         click =
                             self.strip
@@ -754,13 +791,14 @@ impl eframe::App for TidingsApp {
             Mode::Normal => {
                 let in_window = self.model.settings.ticker.enabled
                     && self.model.settings.ticker.position == TickerPosition::InWindow;
-                let content = self.ticker_content.clone();
+                let content = Arc::clone(&self.ticker_content);
                 let settings = self.model.settings.ticker;
                 let strip_ticker = &mut self.strip;
                 let mut strip_clicks = Vec::new();
+                let strip_fps = settings.max_fps.min(STRIP_MAX_FPS);
                 let mut strip_fn = |ui: &mut egui::Ui, _model: &Model| {
                     if let Some(click) =
-                        strip_ticker.ui(ui, &content, &palette, settings.speed, settings.max_fps)
+                        strip_ticker.ui(ui, &content, &palette, settings.speed, strip_fps)
                     {
                         strip_clicks.push(click);
                     }
@@ -803,6 +841,24 @@ impl eframe::App for TidingsApp {
             }
         }
         self.apply(effects);
+    }
+
+    /// A 2048-pixel-wide font atlas instead of one as wide as the GL driver allows (8192 under
+    /// Mesa): the atlas is allocated a full row at a time, in RAM and again in the (software)
+    /// GL texture, so a narrow one holds the same glyphs in a fraction of the memory.
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        raw_input.max_texture_side = Some(raw_input.max_texture_side.unwrap_or(2048).min(2048));
+    }
+
+    /// The window background is the GL clear colour, and the central area paints no fill of
+    /// its own: under software GL every pixel painted costs CPU, and a clear is nearly free.
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        let colour = if self.mode == Mode::TickerOnly {
+            self.palette.ticker
+        } else {
+            self.palette.background
+        };
+        egui::Rgba::from(colour).to_array()
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

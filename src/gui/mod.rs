@@ -4,7 +4,7 @@
 //! - [`app`]: the eframe `App`: connection, effects, windows.
 //! - [`model`]: the state views read and the [`model::Effect`]s they return.
 //! - [`view`], [`weather_view`], [`settings_view`], [`ticker`], [`smartscreen`]: the views.
-//! - [`settings`]: the settings file; [`theme`]: palettes and type scale; [`format`]: words and
+//! - [`settings`]: the settings file; [`theme`]: palettes and type scale; [`mod@format`]: words and
 //!   numbers; [`icons`]: drawn weather icons.
 //!
 //! Views never do I/O: they read the model and return effects, which [`app`] carries out.
@@ -67,7 +67,7 @@ pub fn run(options: Options, runtime: &tokio::runtime::Runtime) -> anyhow::Resul
                 .with_title("Tidings")
                 .with_app_id("tidings")
                 .with_min_inner_size(view::MIN_SIZE)
-                .with_inner_size([1180.0, 760.0]);
+                .with_inner_size([1180.0, 700.0]);
             if let Some([x, y, w, h]) = state.window
                 && w >= view::MIN_SIZE.x
                 && h >= view::MIN_SIZE.y
@@ -100,7 +100,11 @@ pub fn run(options: Options, runtime: &tokio::runtime::Runtime) -> anyhow::Resul
         }),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))
-    .context("the window could not open (is a display available?)")
+    .context(
+        "the window could not open: is a display available? (On Debian the app needs \
+         libegl1, libgl1-mesa-dri and libxkbcommon-x11-0.) Subcommands such as `tidings tail` \
+         work without one",
+    )
 }
 
 /// The default options for a user's session: settings in the config directory.

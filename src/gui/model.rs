@@ -216,6 +216,8 @@ pub struct ViewState {
     pub settings: Option<SettingsDraft>,
     /// The place search's state.
     pub places: PlaceSearch,
+    /// Scroll the list to the selected item on the next frame (after keyboard moves).
+    pub scroll_to_selection: bool,
 }
 
 /// Everything the views read.
@@ -415,6 +417,7 @@ impl Model {
         };
         self.view.channel = Some(channel.info.id);
         self.view.item = keys.get(next).cloned();
+        self.view.scroll_to_selection = true;
     }
 
     /// Selects the `index`th shown channel (keys 1-9).

@@ -1,4 +1,4 @@
-//! The Settings dialog: edits a [`SettingsDraft`] and, on Save, returns
+//! The Settings dialog: edits a [`SettingsDraft`](super::model::SettingsDraft) and, on Save, returns
 //! [`Effect::ApplySettings`]; the app saves the file and applies the change without a restart.
 
 use egui::{Align, Layout, RichText, Ui};

@@ -8,6 +8,7 @@
 //! nothing repaints until the pointer moves), and nothing at all is requested when the strip is
 //! not drawn.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use egui::{Color32, FontId, Pos2, Rect, Sense, Ui, pos2, vec2};
@@ -172,13 +173,25 @@ pub enum TickerClick {
     },
 }
 
-/// Scroll state.
+/// A segment, measured once per content.
+#[derive(Debug, Clone)]
+struct Measured {
+    tag: Option<(Color32, String)>,
+    text: String,
+    target: Option<(ChannelId, ItemKey)>,
+    width: f32,
+}
+
+/// Scroll state, and the segments measured for the current content.
 #[derive(Debug, Clone, Default)]
 pub struct Ticker {
     offset: f32,
     last_time: Option<f64>,
-    /// Where each headline was drawn last frame (for clicks).
-    hit_boxes: Vec<(Rect, ChannelId, ItemKey)>,
+    /// Where each segment was drawn last frame (index into `measured`), for clicks.
+    hit_boxes: Vec<(Rect, usize)>,
+    /// The content the segments were measured for, at which scale.
+    measured_for: Option<(Arc<TickerContent>, f32)>,
+    measured: Vec<Measured>,
 }
 
 impl Ticker {
@@ -186,7 +199,7 @@ impl Ticker {
     pub fn ui(
         &mut self,
         ui: &mut Ui,
-        content: &TickerContent,
+        content: &Arc<TickerContent>,
         palette: &Palette,
         speed: f32,
         max_fps: u32,
@@ -241,57 +254,28 @@ impl Ticker {
         let lane_painter = painter.with_clip_rect(lane);
         self.hit_boxes.clear();
 
-        // Segments: the alert alone, or the headlines.
-        let segments: Vec<Segment> = match &content.alert {
-            Some(alert) => vec![(
-                None,
-                format!("{}: {}", severity_word(alert.severity), alert.text),
-                Some((alert.channel.clone(), alert.key.clone())),
-            )],
-            None if content.headlines.is_empty() => vec![(
-                None,
-                "Headlines will scroll here as soon as they arrive.".to_owned(),
-                None,
-            )],
-            None => content
-                .headlines
-                .iter()
-                .map(|h| {
-                    (
-                        Some((h.colour, h.channel_title.to_uppercase())),
-                        h.title.clone(),
-                        Some((h.channel.clone(), h.key.clone())),
-                    )
-                })
-                .collect(),
-        };
         let tag_font = FontId::proportional(size::SMALL - 1.0);
-        let laid: Vec<_> = segments
-            .into_iter()
-            .map(|(tag, text, target)| {
-                let tag = tag.map(|(colour, word)| {
-                    (
-                        colour,
-                        painter.layout_no_wrap(word, tag_font.clone(), readable(colour)),
-                    )
-                });
-                let galley = painter.layout_no_wrap(text, font.clone(), foreground);
-                let width = tag.as_ref().map_or(0.0, |(_, g)| g.size().x + 16.0)
-                    + galley.size().x
-                    + SPACING;
-                (tag, galley, target, width)
-            })
-            .collect();
-        let cycle: f32 = laid.iter().map(|s| s.3).sum::<f32>().max(lane.width());
+        self.measure(&painter, content, &font, &tag_font);
+        let cycle: f32 = self
+            .measured
+            .iter()
+            .map(|s| s.width)
+            .sum::<f32>()
+            .max(lane.width());
         self.offset = self.offset.rem_euclid(cycle);
         let mut start = lane.left() - self.offset;
-        // Draw enough copies of the loop to cover the lane.
+        // Draw enough copies of the loop to cover the lane; lay out only what is in view.
         while start < lane.right() {
             let mut cursor = start;
-            for (tag, galley, target, width) in &laid {
+            for (index, segment) in self.measured.iter().enumerate() {
                 let segment_start = cursor;
-                if cursor + width > lane.left() && cursor < lane.right() {
-                    if let Some((colour, tag_galley)) = tag {
+                if cursor + segment.width > lane.left() && cursor < lane.right() {
+                    if let Some((colour, word)) = &segment.tag {
+                        let tag_galley = painter.layout_no_wrap(
+                            word.clone(),
+                            tag_font.clone(),
+                            readable(*colour),
+                        );
                         let chip = Rect::from_min_size(
                             pos2(cursor, mid - tag_galley.size().y / 2.0 - 2.0),
                             vec2(tag_galley.size().x + 10.0, tag_galley.size().y + 4.0),
@@ -299,26 +283,27 @@ impl Ticker {
                         lane_painter.rect_filled(chip, 3.0, *colour);
                         lane_painter.galley(
                             chip.min + vec2(5.0, 2.0),
-                            tag_galley.clone(),
+                            tag_galley,
                             readable(*colour),
                         );
                         cursor += chip.width() + 6.0;
                     }
+                    let galley =
+                        painter.layout_no_wrap(segment.text.clone(), font.clone(), foreground);
                     lane_painter.galley(
                         pos2(cursor, mid - galley.size().y / 2.0),
-                        galley.clone(),
+                        galley,
                         foreground,
                     );
-                    if let Some((channel, key)) = target {
+                    if segment.target.is_some() {
                         let hit = Rect::from_min_max(
                             pos2(segment_start, rect.top()),
-                            pos2(segment_start + width - SPACING / 2.0, rect.bottom()),
+                            pos2(segment_start + segment.width - SPACING / 2.0, rect.bottom()),
                         );
-                        self.hit_boxes
-                            .push((hit.intersect(lane), channel.clone(), key.clone()));
+                        self.hit_boxes.push((hit.intersect(lane), index));
                     }
                 }
-                cursor = segment_start + width;
+                cursor = segment_start + segment.width;
             }
             start += cycle;
         }
@@ -345,13 +330,73 @@ impl Ticker {
     }
 
     fn hit(&self, pos: Pos2) -> Option<TickerClick> {
-        self.hit_boxes
-            .iter()
-            .find(|(rect, _, _)| rect.contains(pos))
-            .map(|(_, channel, key)| TickerClick::Show {
-                channel: channel.clone(),
-                key: key.clone(),
+        let (_, index) = self.hit_boxes.iter().find(|(rect, _)| rect.contains(pos))?;
+        let (channel, key) = self.measured.get(*index)?.target.clone()?;
+        Some(TickerClick::Show { channel, key })
+    }
+
+    /// Measures the segments of `content` (the alert alone, or the headlines) once per content
+    /// and scale; later frames reuse the widths.
+    fn measure(
+        &mut self,
+        painter: &egui::Painter,
+        content: &Arc<TickerContent>,
+        font: &FontId,
+        tag_font: &FontId,
+    ) {
+        let scale = painter.ctx().pixels_per_point();
+        if let Some((measured, at)) = &self.measured_for
+            && Arc::ptr_eq(measured, content)
+            && *at == scale
+        {
+            return;
+        }
+        let segments: Vec<Segment> = match &content.alert {
+            Some(alert) => vec![(
+                None,
+                format!("{}: {}", severity_word(alert.severity), alert.text),
+                Some((alert.channel.clone(), alert.key.clone())),
+            )],
+            None if content.headlines.is_empty() => vec![(
+                None,
+                "Headlines will scroll here as soon as they arrive.".to_owned(),
+                None,
+            )],
+            None => content
+                .headlines
+                .iter()
+                .map(|h| {
+                    (
+                        Some((h.colour, h.channel_title.to_uppercase())),
+                        h.title.clone(),
+                        Some((h.channel.clone(), h.key.clone())),
+                    )
+                })
+                .collect(),
+        };
+        self.measured = segments
+            .into_iter()
+            .map(|(tag, text, target)| {
+                let tag_width = tag.as_ref().map_or(0.0, |(_, word)| {
+                    painter
+                        .layout_no_wrap(word.clone(), tag_font.clone(), Color32::WHITE)
+                        .size()
+                        .x
+                        + 16.0
+                });
+                let text_width = painter
+                    .layout_no_wrap(text.clone(), font.clone(), Color32::WHITE)
+                    .size()
+                    .x;
+                Measured {
+                    tag,
+                    text,
+                    target,
+                    width: tag_width + text_width + SPACING,
+                }
             })
+            .collect();
+        self.measured_for = Some((Arc::clone(content), scale));
     }
 }
 

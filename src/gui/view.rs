@@ -54,7 +54,7 @@ pub fn main_ui(
 
     if let Some(strip) = strip {
         egui::Panel::bottom("ticker-strip")
-            .frame(egui::Frame::new().fill(palette.ticker))
+            .frame(egui::Frame::new())
             .exact_size(34.0)
             .show(ui, |ui| effects.extend(strip(ui, model)));
     }
@@ -75,7 +75,7 @@ pub fn main_ui(
     match current {
         None => {
             egui::CentralPanel::default()
-                .frame(egui::Frame::new().fill(palette.background))
+                .frame(egui::Frame::new())
                 .show(ui, |ui| {
                     weather_view::empty_ui(
                         ui,
@@ -91,11 +91,7 @@ pub fn main_ui(
         }
         Some(channel) if channel.info.kind == ChannelKind::Weather => {
             egui::CentralPanel::default()
-                .frame(
-                    egui::Frame::new()
-                        .fill(palette.background)
-                        .inner_margin(Margin::same(24)),
-                )
+                .frame(egui::Frame::new().inner_margin(Margin::same(24)))
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
                         weather_view::full_ui(ui, model, palette, 1.0);
@@ -119,7 +115,7 @@ pub fn main_ui(
                     });
             }
             egui::CentralPanel::default()
-                .frame(egui::Frame::new().fill(palette.background))
+                .frame(egui::Frame::new())
                 .show(ui, |ui| {
                     if has_selection && narrow {
                         egui::Frame::new()
@@ -623,26 +619,69 @@ fn item_list_ui(
         .collect();
     channel_header_ui(ui, channel, palette, items.len(), effects);
     if items.is_empty() {
-        let (title, body) = if model.view.filter.trim().is_empty() {
+        let failing = channel.info.health.status == HealthStatus::Failing;
+        let (title, body) = if !model.view.filter.trim().is_empty() {
             (
-                "Nothing here yet",
-                "New headlines appear here as soon as the server has them.",
+                "No matches",
+                "No headline in this channel matches the filter.".to_owned(),
+            )
+        } else if failing {
+            (
+                "This channel's feeds cannot be reached",
+                format!(
+                    "{}\n\nNo internet here? Start Tidings with --demo (cargo run --release -- --demo) to try it with bundled, fictional content.",
+                    channel
+                        .info
+                        .health
+                        .message
+                        .as_deref()
+                        .unwrap_or("The server cannot fetch them.")
+                ),
             )
         } else {
             (
-                "No matches",
-                "No headline in this channel matches the filter.",
+                "Nothing here yet",
+                "New headlines appear here as soon as the server has them.".to_owned(),
             )
         };
-        weather_view::empty_ui(ui, palette, title, body);
+        weather_view::empty_ui(ui, palette, title, &body);
         return;
     }
+    // Every row has the same height, so only the rows in view are laid out and painted (a
+    // channel holds up to 200 items, and the ticker strip repaints the window 30 times a second).
+    let row_height = item_row_height(ui);
+    let scroll_to = model
+        .view
+        .scroll_to_selection
+        .then(|| {
+            items
+                .iter()
+                .position(|s| model.view.item.as_ref() == Some(&s.item.key))
+        })
+        .flatten();
+    model.view.scroll_to_selection = false;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for stored in &items {
+        .show_viewport(ui, |ui, viewport| {
+            let width = ui.available_width();
+            ui.set_height(row_height * items.len() as f32);
+            let top = ui.min_rect().top();
+            if let Some(index) = scroll_to {
+                let rect = egui::Rect::from_min_size(
+                    egui::pos2(ui.min_rect().left(), top + row_height * index as f32),
+                    vec2(width, row_height),
+                );
+                ui.scroll_to_rect(rect, None);
+            }
+            let first = (viewport.top() / row_height).floor().max(0.0) as usize;
+            let last = ((viewport.bottom() / row_height).ceil() as usize).min(items.len());
+            for (index, stored) in items.iter().enumerate().take(last).skip(first) {
+                let rect = egui::Rect::from_min_size(
+                    egui::pos2(ui.min_rect().left(), top + row_height * index as f32),
+                    vec2(width, row_height),
+                );
                 let selected = model.view.item.as_ref() == Some(&stored.item.key);
-                let response = item_row_ui(ui, model, stored, selected, palette);
+                let response = item_row_ui(ui, rect, model, stored, selected, palette);
                 if response.clicked() {
                     model.view.item = Some(stored.item.key.clone());
                     model.view.channel = Some(channel.info.id.clone());
@@ -659,22 +698,32 @@ fn item_list_ui(
                 {
                     effects.push(Effect::OpenLink(link));
                 }
-                if selected && model.view.item.is_some() {
-                    response.scroll_to_me(None);
-                }
             }
         });
 }
 
+/// The fixed height of an item row: meta line, two title lines, two summary lines.
+fn item_row_height(ui: &Ui) -> f32 {
+    ui.fonts_mut(|f| {
+        14.0 + f.row_height(&egui::FontId::proportional(size::SMALL))
+            + 4.0
+            + 2.0 * f.row_height(&egui::FontId::proportional(size::TITLE))
+            + 4.0
+            + 2.0 * f.row_height(&egui::FontId::proportional(size::SMALL + 0.5))
+            + 14.0
+    })
+}
+
 fn item_row_ui(
     ui: &mut Ui,
+    rect: egui::Rect,
     model: &Model,
     stored: &StoredItem,
     selected: bool,
     palette: &Palette,
 ) -> egui::Response {
     let item = &stored.item;
-    let width = ui.available_width();
+    let width = rect.width();
     let inner = width - 48.0;
     let title_font = egui::FontId::proportional(size::TITLE);
     let title_colour = if stored.read {
@@ -709,13 +758,12 @@ fn item_row_ui(
         job.wrap.max_rows = 2;
         ui.fonts_mut(|f| f.layout_job(job))
     });
-    let height = 14.0
-        + meta.size().y
-        + 4.0
-        + title.size().y
-        + summary.as_ref().map_or(0.0, |s| s.size().y + 4.0)
-        + 14.0;
-    let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
+    let height = rect.height();
+    let response = ui.interact(
+        rect,
+        ui.scope_id().with(("item", item.key.as_str())),
+        Sense::click(),
+    );
     let painter = ui.painter_at(rect);
     let fill = if selected {
         palette.raised

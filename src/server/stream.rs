@@ -1,6 +1,6 @@
 //! `GET /v1/stream`: one subscriber's Server-Sent Events stream.
 //!
-//! [`open`] validates the request and registers with the hub *first*; [`SseStream`] then
+//! [`open()`] validates the request and registers with the hub *first*; [`SseStream`] then
 //! sends history (a replay after `Last-Event-ID`, or a gap and/or a snapshot) and goes live,
 //! skipping live events it already sent during the history phase: no gap, no duplicate.
 //! The stream yields ready-made byte chunks; two drivers write them: the raw fast path in

@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod xvfb;
+
 use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,298 @@
+//! The desktop app's cost on the machine: `cargo bench --bench desktop`.
+//!
+//! Runs the real `tidings` binary under Xvfb with Mesa's software OpenGL (the worst case: every
+//! pixel drawn by the CPU), against a content server on loopback, and prints:
+//!
+//! - CPU of the ticker window alone scrolling at 30 fps (target under 5% of one core);
+//! - CPU of the main window with its ticker strip moving (target under 15%);
+//! - CPU of the main window with nothing moving (target under 0.5%);
+//! - resident memory with 2,000 cached items (target under 120 MB);
+//! - the longest frame while a burst of 1,000 events is applied (target under 50 ms).
+//!
+//! CPU is the process's user + system time over a 20-second window after a 5-second warm-up,
+//! read from `/proc`, as a share of one core.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#[path = "support/procfs.rs"]
+mod procfs;
+#[path = "../tests/common/xvfb.rs"]
+mod xvfb;
+
+use std::path::Path;
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tidings::config::ServerConfig;
+use tidings::config::server::Overrides;
+
+const TOKEN: &str = "bench-token-all-channels";
+const CHANNELS: usize = 10;
+const WARM_UP: Duration = Duration::from_secs(5);
+const SAMPLE: Duration = Duration::from_secs(20);
+
+fn config(dir: &Path) -> ServerConfig {
+    let mut text = format!(
+        "[ingest]\nenabled = false\n[stream]\nsnapshot_items = 200\n\
+         [retention]\nmax_events = 5000\n\
+         [[tokens]]\nname = \"bench\"\ntoken = \"{TOKEN}\"\nchannels = [\"*\"]\n"
+    );
+    let colours = [
+        "#e0564b", "#4a90e2", "#7b61ff", "#2bb673", "#ff7a45", "#f5a623",
+    ];
+    for n in 0..CHANNELS {
+        text.push_str(&format!(
+            "[[channels]]\nid = \"c{n}\"\ntitle = \"Channel {n}\"\ncolour = \"{}\"\n",
+            colours[n % colours.len()]
+        ));
+    }
+    let raw = ServerConfig::parse(&text, Path::new("bench.toml")).unwrap();
+    ServerConfig::build(
+        raw,
+        &|_| None,
+        &Overrides {
+            listen: Some("127.0.0.1:0".to_owned()),
+            data_dir: Some(dir.to_owned()),
+        },
+    )
+    .unwrap()
+}
+
+/// Publishes `count` items spread over the channels, `concurrency` at a time.
+async fn publish(base: &str, count: usize, concurrency: usize, tag: &str) {
+    let http = reqwest::Client::new();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = Vec::new();
+    for n in 0..count {
+        let permit = Arc::clone(&semaphore).acquire_owned().await.unwrap();
+        let http = http.clone();
+        let url = format!("{base}/v1/channels/c{}/items", n % CHANNELS);
+        let body = serde_json::json!({
+            "key": format!("{tag}-{n}"),
+            "title": format!("Headline {n} of the {tag} run: something happened somewhere today"),
+            "body": "A two-sentence summary of the story, as a feed would give it. It is long enough to wrap in the list.",
+            "link": format!("https://example.com/{tag}/{n}"),
+        });
+        tasks.push(tokio::spawn(async move {
+            let response = http
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            drop(permit);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+struct App {
+    child: Child,
+    home: tempfile::TempDir,
+}
+
+impl App {
+    fn start(display: &str, server: &str, settings: &str, args: &[&str]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config").join("tidings");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(config.join("settings.toml"), settings).unwrap();
+        let child = xvfb::app_command(
+            Path::new(env!("CARGO_BIN_EXE_tidings")),
+            display,
+            home.path(),
+        )
+        .args(["--server", server])
+        .args(args)
+        .spawn()
+        .expect("starting tidings");
+        Self { child, home }
+    }
+
+    fn state(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.home.path().join("state.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    async fn until(&self, what: &str, test: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(state) = self.state()
+                && test(&state)
+            {
+                return state;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "timed out: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU share of one core over `SAMPLE`, after `WARM_UP`.
+    async fn cpu(&self, ticks: f64) -> f64 {
+        tokio::time::sleep(WARM_UP).await;
+        let before = procfs::cpu_ticks(self.pid()).unwrap();
+        let started = Instant::now();
+        tokio::time::sleep(SAMPLE).await;
+        let used = procfs::cpu_ticks(self.pid()).unwrap() - before;
+        used as f64 / ticks / started.elapsed().as_secs_f64() * 100.0
+    }
+
+    fn rss_mib(&self) -> f64 {
+        procfs::proc_kib(&format!("/proc/{}/status", self.pid()), "VmRSS:").unwrap_or(0) as f64
+            / 1024.0
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn settings(ticker: &str) -> String {
+    format!("theme = \"dark\"\n[ticker]\n{ticker}\n[smartscreen]\nenabled = false\n")
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and `cargo test --benches`
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let ticks = procfs::clock_ticks_per_sec();
+    procfs::wait_for_quiet_machine(ticks, 0.3, Duration::from_secs(60));
+    let x = xvfb::Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tidings::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tidings::server::serve(
+        config(dir.path()),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // 2,000 items: 200 in each of the 10 channels (the app keeps 200 per channel).
+    publish(&base, 2_000, 32, "cached").await;
+    println!("Desktop app under Xvfb 1280x800, Mesa software GL (LIBGL_ALWAYS_SOFTWARE=1)");
+    println!("server on loopback with {CHANNELS} channels x 200 items\n");
+
+    let ticker_only = App::start(
+        &x.display,
+        &base,
+        &settings("enabled = true\nposition = \"bottom\"\nmax_fps = 30"),
+        &["--ticker"],
+    );
+    ticker_only
+        .until("ticker content", |s| {
+            s["ticker"].as_array().is_some_and(|t| !t.is_empty())
+        })
+        .await;
+    let ticker_cpu = ticker_only.cpu(ticks).await;
+    drop(ticker_only);
+    println!(
+        "ticker window alone, scrolling at 30 fps:    {ticker_cpu:5.2}% of a core  (target < 5%: {})",
+        verdict(ticker_cpu < 5.0)
+    );
+
+    let strip = App::start(
+        &x.display,
+        &base,
+        &settings("enabled = true\nposition = \"in_window\"\nmax_fps = 30"),
+        &[],
+    );
+    strip
+        .until("items", |s| s["items"].as_u64() >= Some(2_000))
+        .await;
+    let strip_cpu = strip.cpu(ticks).await;
+    drop(strip);
+    println!(
+        "main window with its ticker strip moving:    {strip_cpu:5.2}% of a core  (target < 15%: {})",
+        verdict(strip_cpu < 15.0)
+    );
+
+    let both = App::start(
+        &x.display,
+        &base,
+        &settings("enabled = true\nposition = \"bottom\"\nmax_fps = 30"),
+        &[],
+    );
+    both.until("items", |s| s["items"].as_u64() >= Some(2_000))
+        .await;
+    let both_cpu = both.cpu(ticks).await;
+    drop(both);
+    println!("main window + ticker window (30 fps):        {both_cpu:5.2}% of a core");
+
+    let idle = App::start(&x.display, &base, &settings("enabled = false"), &[]);
+    idle.until("items", |s| s["items"].as_u64() >= Some(2_000))
+        .await;
+    let frames_before = idle.state().and_then(|s| s["frames"].as_u64()).unwrap_or(0);
+    let idle_cpu = idle.cpu(ticks).await;
+    let frames_after = idle.state().and_then(|s| s["frames"].as_u64()).unwrap_or(0);
+    println!(
+        "main window, nothing moving:                 {idle_cpu:5.2}% of a core  (target < 0.5%: {}); frames drawn in {:.0} s: {}",
+        verdict(idle_cpu < 0.5),
+        (WARM_UP + SAMPLE).as_secs_f64(),
+        frames_after.saturating_sub(frames_before)
+    );
+    let rss = idle.rss_mib();
+    println!(
+        "resident memory with 2,000 cached items:     {rss:5.1} MiB  (target < 120 MB: {})",
+        verdict(rss * 1.048_576 < 120.0)
+    );
+
+    // A burst of 1,000 events into a window that shows them.
+    let before = idle
+        .until("a frame count", |s| s["frames"].as_u64().is_some())
+        .await;
+    let max_before = before["frame_max_ms"].as_f64().unwrap_or(0.0);
+    let started = Instant::now();
+    publish(&base, 1_000, 64, "burst").await;
+    let published = started.elapsed();
+    let after = idle
+        .until("the burst applied", |s| {
+            s["channels"].as_array().is_some_and(|channels| {
+                channels.iter().all(|c| {
+                    c["items"]
+                        .as_array()
+                        .and_then(|items| items.first())
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.contains("burst run"))
+                })
+            })
+        })
+        .await;
+    let applied = started.elapsed();
+    let max_after = after["frame_max_ms"].as_f64().unwrap_or(0.0);
+    println!(
+        "burst of 1,000 events: published in {:.0} ms, all shown after {:.0} ms; longest frame {max_after:.1} ms (before the burst {max_before:.1} ms)  (target < 50 ms: {})",
+        published.as_secs_f64() * 1000.0,
+        applied.as_secs_f64() * 1000.0,
+        verdict(max_after < 50.0)
+    );
+    drop(idle);
+    let _ = stop.send(());
+    let _ = server.await;
+}

@@ -1,0 +1,91 @@
+//! A private X server (Xvfb) on a free display, for running the desktop app for real. Used by
+//! the end-to-end test and the desktop benchmark (with `#[path]`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running Xvfb; killed when dropped.
+pub struct Xvfb {
+    child: Child,
+    /// The `DISPLAY` value, e.g. `:140`.
+    pub display: String,
+}
+
+impl Xvfb {
+    /// Starts Xvfb at 1280x800x24 on the first free display from :140.
+    pub fn start() -> Self {
+        for number in 140..240 {
+            if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let Ok(child) = Command::new("Xvfb")
+                .arg(format!(":{number}"))
+                .args([
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            else {
+                panic!("Xvfb is needed here (scripts/test.sh installs it)");
+            };
+            let mut xvfb = Self {
+                child,
+                display: format!(":{number}"),
+            };
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if socket.exists() {
+                    return xvfb;
+                }
+                if matches!(xvfb.child.try_wait(), Ok(Some(_))) {
+                    break; // lost a race for this display: try the next
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = xvfb.child.kill();
+        }
+        panic!("no free X display");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `tidings` command set up to run in `home` (config, data, cache and runtime directories of
+/// its own) on `display`, writing its state dump to `home/state.json`.
+pub fn app_command(binary: &Path, display: &str, home: &Path) -> Command {
+    let runtime = home.join("runtime");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("runtime dir mode");
+    let mut command = Command::new(binary);
+    command
+        .env("DISPLAY", display)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env("TIDINGS_STATE_DUMP", home.join("state.json"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    command
+}

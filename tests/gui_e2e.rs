@@ -1,0 +1,130 @@
+//! The real `tidings` binary in a real X server (Xvfb) against a real server on loopback: a
+//! published item reaches the window; the server is killed and the status line goes to
+//! retrying (or offline); the server comes back on the same port and the status line returns to
+//! live with nothing lost and nothing doubled. What the window shows is read from the app's
+//! state dump (`TIDINGS_STATE_DUMP`), written from the same model the window draws.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::xvfb::{self, Xvfb};
+use common::*;
+use serde_json::Value;
+
+struct App {
+    child: Child,
+    dump: PathBuf,
+}
+
+impl App {
+    fn start(x: &Xvfb, home: &Path, server: &str) -> Self {
+        let dump = home.join("state.json");
+        let child = xvfb::app_command(Path::new(env!("CARGO_BIN_EXE_tidings")), &x.display, home)
+            .args(["--server", server])
+            .spawn()
+            .expect("starting tidings");
+        Self { child, dump }
+    }
+
+    /// Waits until the dumped state satisfies `test`; returns it.
+    async fn until(&mut self, what: &str, test: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("tidings exited ({status}) while waiting for {what}");
+            }
+            if let Ok(text) = std::fs::read_to_string(&self.dump)
+                && let Ok(state) = serde_json::from_str::<Value>(&text)
+                && test(&state)
+            {
+                return state;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}; last state: {}",
+                std::fs::read_to_string(&self.dump).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn world_titles(state: &Value) -> Vec<String> {
+    state["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["id"] == "world")
+        .flat_map(|c| c["items"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn status(state: &Value) -> String {
+    state["status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_item_reaches_the_window_and_a_server_restart_loses_nothing() {
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let server = TestServer::start("").await;
+    let addr = server.addr;
+    let mut app = App::start(&x, home.path(), &server.base);
+
+    app.until("live", |s| status(s).starts_with("Live")).await;
+    publish(&server.base, "world", "First headline from the test").await;
+    app.until("the first headline", |s| {
+        world_titles(s).contains(&"First headline from the test".to_owned())
+    })
+    .await;
+
+    // The server goes away: the status line says so and keeps the content.
+    let (_, dir) = server.stop().await;
+    let down = app
+        .until("retrying or offline", |s| {
+            let status = status(s);
+            status.starts_with("Retrying") || status.starts_with("Offline")
+        })
+        .await;
+    assert!(world_titles(&down).contains(&"First headline from the test".to_owned()));
+
+    // It comes back on the same port; an item published then arrives once, after the first.
+    let server = TestServer::start_at(dir, addr, "").await;
+    publish(&server.base, "world", "Second headline after the restart").await;
+    let live = app
+        .until("live again with the second headline", |s| {
+            status(s).starts_with("Live")
+                && world_titles(s).contains(&"Second headline after the restart".to_owned())
+        })
+        .await;
+    let titles = world_titles(&live);
+    assert_eq!(
+        titles,
+        [
+            "Second headline after the restart",
+            "First headline from the test"
+        ],
+        "nothing lost, nothing doubled"
+    );
+    assert!(
+        live["ticker"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "Second headline after the restart"),
+        "the ticker carries it too"
+    );
+}
