@@ -95,6 +95,8 @@ async fn publish(base: &str, count: usize, concurrency: usize, tag: &str) {
 struct App {
     child: Child,
     home: tempfile::TempDir,
+    command: Vec<String>,
+    display: String,
 }
 
 impl App {
@@ -103,16 +105,45 @@ impl App {
         let config = home.path().join("config").join("tidings");
         std::fs::create_dir_all(&config).unwrap();
         std::fs::write(config.join("settings.toml"), settings).unwrap();
-        let child = xvfb::app_command(
-            Path::new(env!("CARGO_BIN_EXE_tidings")),
-            display,
-            home.path(),
-        )
-        .args(["--server", server])
-        .args(args)
-        .spawn()
-        .expect("starting tidings");
-        Self { child, home }
+        let mut command = vec!["--server".to_owned(), server.to_owned()];
+        command.extend(args.iter().map(|a| (*a).to_owned()));
+        let child = Self::spawn(display, home.path(), &command);
+        Self {
+            child,
+            home,
+            command,
+            display: display.to_owned(),
+        }
+    }
+
+    fn spawn(display: &str, home: &Path, command: &[String]) -> Child {
+        xvfb::app_command(Path::new(env!("CARGO_BIN_EXE_tidings")), display, home)
+            .args(command)
+            .spawn()
+            .expect("starting tidings")
+    }
+
+    /// Stops the app and starts it again in the same home (warm cache); returns how long the
+    /// new one took to show its cached items.
+    async fn restart_and_time_first_paint(&mut self, items: u64) -> Duration {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dump = self.home.path().join("state.json");
+        let _ = std::fs::remove_file(&dump);
+        let started = Instant::now();
+        self.child = Self::spawn(&self.display, self.home.path(), &self.command);
+        loop {
+            if let Some(state) = self.state()
+                && state["items"].as_u64() >= Some(items)
+            {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no first paint"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn state(&self) -> Option<Value> {
@@ -150,9 +181,14 @@ impl App {
         used as f64 / ticks / started.elapsed().as_secs_f64() * 100.0
     }
 
-    fn rss_mib(&self) -> f64 {
-        procfs::proc_kib(&format!("/proc/{}/status", self.pid()), "VmRSS:").unwrap_or(0) as f64
-            / 1024.0
+    /// Resident memory in MiB: total, anonymous (heap, GL buffers), file-backed (code of the
+    /// program and its libraries).
+    fn rss_mib(&self) -> (f64, f64, f64) {
+        let read = |key| {
+            procfs::proc_kib(&format!("/proc/{}/status", self.pid()), key).unwrap_or(0) as f64
+                / 1024.0
+        };
+        (read("VmRSS:"), read("RssAnon:"), read("RssFile:"))
     }
 }
 
@@ -257,7 +293,33 @@ async fn run() {
         (WARM_UP + SAMPLE).as_secs_f64(),
         frames_after.saturating_sub(frames_before)
     );
-    let rss = idle.rss_mib();
+    let (rss, anon, file) = idle.rss_mib();
+    println!(
+        "resident memory with 2,000 cached items:     {rss:5.1} MiB ({:.1} MB)  (target < 120 MB: {}); anonymous {anon:.1} MiB, file-backed {file:.1} MiB",
+        rss * 1.048_576,
+        verdict(rss * 1.048_576 < 120.0)
+    );
+    // The floor: the same window with nothing to show (its server unreachable).
+    let empty = App::start(
+        &x.display,
+        "http://127.0.0.1:9",
+        &settings("enabled = false"),
+        &[],
+    );
+    empty
+        .until("offline", |s| {
+            s["status"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Offline"))
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss, anon, file) = empty.rss_mib();
+    drop(empty);
+    println!(
+        "  the same window with no content at all:    {rss:5.1} MiB ({:.1} MB); anonymous {anon:.1} MiB, file-backed {file:.1} MiB",
+        rss * 1.048_576
+    );
     println!(
         "resident memory with 2,000 cached items:     {rss:5.1} MiB  (target < 120 MB: {})",
         verdict(rss * 1.048_576 < 120.0)
@@ -291,6 +353,21 @@ async fn run() {
         published.as_secs_f64() * 1000.0,
         applied.as_secs_f64() * 1000.0,
         verdict(max_after < 50.0)
+    );
+    // A warm start: the cache is on screen before the network answers.
+    tokio::time::sleep(Duration::from_secs(3)).await; // the cache writer's debounce
+    let mut idle = idle;
+    let mut first_paints: Vec<f64> = Vec::new();
+    for _ in 0..5 {
+        first_paints.push(idle.restart_and_time_first_paint(2_000).await.as_secs_f64() * 1000.0);
+    }
+    first_paints.sort_by(f64::total_cmp);
+    println!(
+        "warm start, process start to first frame with the 2,000 cached items: median {:.0} ms (min {:.0}, max {:.0}; 5 starts)  (target well under 1 s: {})",
+        first_paints[2],
+        first_paints[0],
+        first_paints[4],
+        verdict(first_paints[2] < 1000.0)
     );
     drop(idle);
     let _ = stop.send(());

@@ -216,6 +216,8 @@ impl TidingsApp {
         };
         app.connect();
         app.refresh_ticker();
+        // The first frame writes the dump: how soon cached content is on screen.
+        app.dump_due = app.state_dump.as_ref().map(|_| Instant::now());
         Ok(app)
     }
 
@@ -858,7 +860,7 @@ impl eframe::App for TidingsApp {
         } else {
             self.palette.background
         };
-        egui::Rgba::from(colour).to_array()
+        colour.to_normalized_gamma_f32()
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Local;
-use egui::{Align, Layout, Margin, RichText, Ui, vec2};
+use egui::{Margin, RichText, Ui, vec2};
 
 use super::model::Model;
 use super::theme::{GAP, Palette, channel_colour, size};
@@ -130,31 +130,32 @@ impl SmartScreen {
             .inner_margin(Margin::same((48.0 * scale) as i8))
             .show(ui, |ui| {
                 ui.set_min_size(rect.size() - vec2(96.0, 96.0) * scale);
-                ui.horizontal(|ui| {
-                    ui.label(
-                        RichText::new("Tidings")
-                            .size(size::HEADING * scale)
-                            .strong()
-                            .color(palette.text_weak),
-                    );
-                    ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                        let clock = model.now.with_timezone(&Local);
-                        ui.vertical(|ui| {
-                            ui.label(
-                                RichText::new(clock.format("%H:%M").to_string())
-                                    .size(56.0 * scale)
-                                    .strong()
-                                    .color(palette.text),
-                            );
-                            ui.label(
-                                RichText::new(clock.format("%A %-d %B").to_string())
-                                    .size(size::TITLE * scale)
-                                    .color(palette.text_weak),
-                            );
-                        });
-                    });
-                });
-                ui.add_space(GAP * 4.0 * scale);
+                // The clock, top right; the wordmark, top left.
+                let clock = model.now.with_timezone(&Local);
+                let painter = ui.painter();
+                let margin = 48.0 * scale;
+                painter.text(
+                    rect.right_top() + vec2(-margin, margin),
+                    egui::Align2::RIGHT_TOP,
+                    clock.format("%H:%M").to_string(),
+                    egui::FontId::proportional(64.0 * scale),
+                    palette.text,
+                );
+                painter.text(
+                    rect.right_top() + vec2(-margin, margin + 74.0 * scale),
+                    egui::Align2::RIGHT_TOP,
+                    clock.format("%A %-d %B").to_string(),
+                    egui::FontId::proportional(size::TITLE * 1.2 * scale),
+                    palette.text_weak,
+                );
+                ui.label(
+                    RichText::new("Tidings")
+                        .size(size::HEADING * scale)
+                        .strong()
+                        .color(palette.text_weak),
+                );
+                // Cards sit in the upper middle of the screen, below the clock.
+                ui.add_space((rect.height() * 0.16).max(96.0 * scale));
                 match cards.get(index) {
                     None => {
                         ui.label(

@@ -35,7 +35,13 @@ pub fn main_ui(
                 .fill(palette.title_bar)
                 .inner_margin(Margin::symmetric(12, 8)),
         )
-        .show(ui, |ui| top_bar_ui(ui, model, palette, &mut effects));
+        .show(ui, |ui| {
+            // Toggles on the title bar use its own colours (navy in Classic).
+            let visuals = &mut ui.style_mut().visuals;
+            visuals.selection.bg_fill = palette.on_title_bar.gamma_multiply(0.22);
+            visuals.selection.stroke = Stroke::new(1.0, palette.on_title_bar);
+            top_bar_ui(ui, model, palette, &mut effects);
+        });
 
     if let Some(alert) = model.banner_alert().cloned() {
         egui::Panel::top("alert-banner")

@@ -187,15 +187,24 @@ fn forecast_ui(ui: &mut Ui, report: &WeatherReport, model: &Model, palette: &Pal
                             48.0 * scale,
                             palette,
                         );
-                        ui.label(
-                            RichText::new(format!(
-                                "{}  {}",
-                                format::temperature(day.high, units),
-                                format::temperature(day.low, units)
-                            ))
-                            .size(size::TITLE * scale)
-                            .color(palette.text),
+                        let mut job = egui::text::LayoutJob::default();
+                        job.append(
+                            &format::temperature(day.high, units),
+                            0.0,
+                            egui::TextFormat::simple(
+                                egui::FontId::proportional(size::TITLE * scale),
+                                palette.text,
+                            ),
                         );
+                        job.append(
+                            &format::temperature(day.low, units),
+                            GAP * scale,
+                            egui::TextFormat::simple(
+                                egui::FontId::proportional(size::TITLE * scale),
+                                palette.text_weak,
+                            ),
+                        );
+                        ui.label(job);
                         let rain = day
                             .precipitation_chance_percent
                             .map_or_else(String::new, |p| format!("{p:.0}% rain"));
