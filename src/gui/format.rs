@@ -120,6 +120,16 @@ pub fn relative_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     at.with_timezone(&Local).format("%a %-d %b").to_string()
 }
 
+/// An item's source and age: "BBC News · 5 min ago".
+#[must_use]
+pub fn item_meta(source: Option<&str>, published: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let age = relative_time(published, now);
+    match source {
+        Some(source) if !source.is_empty() => format!("{source} · {age}"),
+        _ => age,
+    }
+}
+
 /// A temperature in the user's unit, rounded: `7°`.
 #[must_use]
 pub fn temperature(celsius: f64, units: Units) -> String {

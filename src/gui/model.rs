@@ -348,19 +348,12 @@ impl Model {
     #[must_use]
     pub fn active_alerts(&self) -> Vec<&StoredAlert> {
         let shown: Vec<ChannelId> = self.channel_rows().into_iter().map(|r| r.info.id).collect();
-        let mut alerts: Vec<&StoredAlert> = self
-            .store
+        // The store already orders them most severe first, then newest.
+        self.store
             .alerts()
             .into_iter()
             .filter(|a| shown.contains(&a.alert.channel))
-            .collect();
-        alerts.sort_by(|a, b| {
-            b.alert
-                .severity
-                .cmp(&a.alert.severity)
-                .then(b.alert.updated.cmp(&a.alert.updated))
-        });
-        alerts
+            .collect()
     }
 
     /// The most urgent alert worth a banner (notice and above), if any.

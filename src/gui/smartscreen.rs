@@ -86,17 +86,11 @@ impl SmartScreen {
         }
         headlines.sort_by_key(|h| std::cmp::Reverse(h.0));
         for (index, (_, row, stored)) in headlines.into_iter().take(HEADLINES).enumerate() {
-            let meta = [
-                stored.item.source.clone(),
-                Some(super::format::relative_time(
-                    stored.item.published,
-                    model.now,
-                )),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" · ");
+            let meta = super::format::item_meta(
+                stored.item.source.as_deref(),
+                stored.item.published,
+                model.now,
+            );
             cards.push(Card::Headline {
                 channel: row.info.title.clone(),
                 colour: channel_colour(&row.info.colour),

@@ -741,14 +741,7 @@ fn item_row_ui(
         egui::text::LayoutJob::simple(item.title.clone(), title_font, title_colour, inner);
     job.wrap.max_rows = 2;
     let title = ui.fonts_mut(|f| f.layout_job(job));
-    let meta_text = [
-        item.source.clone(),
-        Some(format::relative_time(item.published, model.now)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" · ");
+    let meta_text = format::item_meta(item.source.as_deref(), item.published, model.now);
     let meta = ui.painter().layout_no_wrap(
         meta_text,
         egui::FontId::proportional(size::SMALL),
@@ -952,14 +945,7 @@ fn detail_ui(
                                     .color(readable_on(colour)),
                             );
                         });
-                    let meta = [
-                        item.source.clone(),
-                        Some(format::relative_time(item.published, model.now)),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" · ");
+                    let meta = format::item_meta(item.source.as_deref(), item.published, model.now);
                     ui.label(
                         RichText::new(meta)
                             .size(size::SMALL)
