@@ -38,6 +38,7 @@ pub const STRIP_MAX_FPS: u32 = 15;
 enum Inbox {
     Feed(u64, FeedUpdate),
     Places(Result<GeocodeResponse, String>),
+    Image(String, Result<egui::ColorImage, String>),
 }
 
 /// A running embedded server.
@@ -370,6 +371,9 @@ impl TidingsApp {
                 Inbox::Feed(_, FeedUpdate::Warning(warning)) => {
                     self.model.notice = Some(warning);
                 }
+                Inbox::Image(url, image) => {
+                    self.model.thumbnails.finish(&self.ctx, &url, image);
+                }
                 Inbox::Places(result) => {
                     self.model.view.places = match result {
                         Ok(answer) => PlaceSearch::Found(answer.results),
@@ -428,6 +432,19 @@ impl TidingsApp {
                 }
                 Effect::ApplySettings(settings) => self.apply_settings(settings),
                 Effect::SearchPlaces(query) => self.search_places(query),
+                Effect::LoadImage(url) => {
+                    if self.model.thumbnails.wants(&url) {
+                        self.model.thumbnails.loading(&url);
+                        let http = self.http.clone();
+                        let inbox = self.inbox_tx.clone();
+                        let ctx = self.ctx.clone();
+                        self.runtime.spawn(async move {
+                            let image = super::thumbnails::fetch(http, url.clone()).await;
+                            let _ = inbox.send(Inbox::Image(url, image));
+                            ctx.request_repaint();
+                        });
+                    }
+                }
                 Effect::ReconnectNow => {
                     if let Some(link) = &self.link {
                         link.feed.reconnect_now();

@@ -5,7 +5,7 @@
 //! - [`model`]: the state views read and the [`model::Effect`]s they return.
 //! - [`view`], [`weather_view`], [`settings_view`], [`ticker`], [`smartscreen`]: the views.
 //! - [`settings`]: the settings file; [`theme`]: palettes and type scale; [`mod@format`]: words and
-//!   numbers; [`icons`]: drawn weather icons.
+//!   numbers; [`icons`]: drawn weather icons; [`thumbnails`]: item images.
 //!
 //! Views never do I/O: they read the model and return effects, which [`app`] carries out.
 
@@ -17,6 +17,7 @@ pub mod settings;
 pub mod settings_view;
 pub mod smartscreen;
 pub mod theme;
+pub mod thumbnails;
 pub mod ticker;
 pub mod view;
 pub mod weather_view;

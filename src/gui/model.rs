@@ -35,6 +35,8 @@ pub enum Effect {
     ApplySettings(Settings),
     /// Search places for the weather location.
     SearchPlaces(String),
+    /// Fetch an item's image for its thumbnail.
+    LoadImage(String),
     /// Try the connection again now.
     ReconnectNow,
     /// Start the SmartScreen.
@@ -241,6 +243,8 @@ pub struct Model {
     pub notice: Option<String>,
     /// The time the frame is drawn at (the clock, injected for tests).
     pub now: DateTime<Utc>,
+    /// Item images as textures.
+    pub thumbnails: super::thumbnails::Thumbnails,
 }
 
 /// A channel as the column shows it.
@@ -266,6 +270,7 @@ impl Model {
             view: ViewState::default(),
             notice: None,
             now: Utc::now(),
+            thumbnails: super::thumbnails::Thumbnails::default(),
         }
     }
 

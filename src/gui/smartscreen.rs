@@ -20,9 +20,10 @@ const GRACE: Duration = Duration::from_millis(1200);
 const HEADLINES: usize = 12;
 
 /// One card.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 enum Card {
     Headline {
+        image: Option<egui::TextureHandle>,
         channel: String,
         colour: egui::Color32,
         title: String,
@@ -91,7 +92,17 @@ impl SmartScreen {
                 stored.item.published,
                 model.now,
             );
+            let image =
+                stored
+                    .item
+                    .image
+                    .as_deref()
+                    .and_then(|url| match model.thumbnails.get(url) {
+                        Some(super::thumbnails::Thumb::Ready(texture)) => Some(texture.clone()),
+                        _ => None,
+                    });
             cards.push(Card::Headline {
+                image,
                 channel: row.info.title.clone(),
                 colour: channel_colour(&row.info.colour),
                 title: stored.item.title.clone(),
@@ -160,45 +171,66 @@ impl SmartScreen {
                     }
                     Some(Card::Weather) => weather_view::full_ui(ui, model, palette, scale * 1.3),
                     Some(Card::Headline {
+                        image,
                         channel,
                         colour,
                         title,
                         body,
                         meta,
                     }) => {
-                        egui::Frame::new()
-                            .fill(*colour)
-                            .corner_radius(4.0)
-                            .inner_margin(Margin::symmetric(10, 4))
-                            .show(ui, |ui| {
+                        let text_width = if image.is_some() {
+                            ui.available_width() * 0.58
+                        } else {
+                            ui.available_width()
+                        };
+                        ui.horizontal_top(|ui| {
+                            ui.vertical(|ui| {
+                                ui.set_max_width(text_width);
+                                egui::Frame::new()
+                                    .fill(*colour)
+                                    .corner_radius(4.0)
+                                    .inner_margin(Margin::symmetric(10, 4))
+                                    .show(ui, |ui| {
+                                        ui.label(
+                                            RichText::new(channel.to_uppercase())
+                                                .size(size::BODY * scale)
+                                                .strong()
+                                                .color(super::view::readable_on(*colour)),
+                                        );
+                                    });
+                                ui.add_space(GAP * 2.0 * scale);
                                 ui.label(
-                                    RichText::new(channel.to_uppercase())
-                                        .size(size::BODY * scale)
+                                    RichText::new(title)
+                                        .size(size::HERO * scale)
                                         .strong()
-                                        .color(super::view::readable_on(*colour)),
+                                        .color(palette.text),
+                                );
+                                ui.add_space(GAP * 2.0 * scale);
+                                if let Some(body) = body {
+                                    ui.label(
+                                        RichText::new(body)
+                                            .size(size::HEADING * scale)
+                                            .color(palette.text_weak),
+                                    );
+                                }
+                                ui.add_space(GAP * 2.0 * scale);
+                                ui.label(
+                                    RichText::new(meta)
+                                        .size(size::TITLE * scale)
+                                        .color(palette.text_weak),
                                 );
                             });
-                        ui.add_space(GAP * 2.0 * scale);
-                        ui.label(
-                            RichText::new(title)
-                                .size(size::HERO * scale)
-                                .strong()
-                                .color(palette.text),
-                        );
-                        ui.add_space(GAP * 2.0 * scale);
-                        if let Some(body) = body {
-                            ui.label(
-                                RichText::new(body)
-                                    .size(size::HEADING * scale)
-                                    .color(palette.text_weak),
-                            );
-                        }
-                        ui.add_space(GAP * 2.0 * scale);
-                        ui.label(
-                            RichText::new(meta)
-                                .size(size::TITLE * scale)
-                                .color(palette.text_weak),
-                        );
+                            if let Some(texture) = image {
+                                ui.add_space(GAP * 4.0 * scale);
+                                let [w, h] = texture.size().map(|v| v as f32);
+                                let width = ui.available_width();
+                                let height = width * h / w.max(1.0);
+                                ui.add(
+                                    egui::Image::new((texture.id(), vec2(width, height)))
+                                        .corner_radius(8.0 * scale),
+                                );
+                            }
+                        });
                     }
                     Some(Card::Alert {
                         severity,

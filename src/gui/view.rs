@@ -9,6 +9,7 @@ use egui::{
 use super::format::{self, Tone};
 use super::model::{ChannelRow, Effect, Model, SettingsDraft, openable};
 use super::theme::{GAP, Palette, channel_colour, size};
+use super::thumbnails::Thumb;
 use super::weather_view;
 use crate::client::store::{StoredAlert, StoredItem};
 use crate::protocol::{AlertStatus, ChannelKind, HealthStatus, Severity};
@@ -687,6 +688,13 @@ fn item_list_ui(
                     vec2(width, row_height),
                 );
                 let selected = model.view.item.as_ref() == Some(&stored.item.key);
+                if let Some(url) = stored.item.image.as_deref().filter(|u| openable(u)) {
+                    if model.thumbnails.wants(url) {
+                        effects.push(Effect::LoadImage(url.to_owned()));
+                    } else {
+                        model.thumbnails.touch(url);
+                    }
+                }
                 let response = item_row_ui(ui, rect, model, stored, selected, palette);
                 if response.clicked() {
                     model.view.item = Some(stored.item.key.clone());
@@ -730,7 +738,19 @@ fn item_row_ui(
 ) -> egui::Response {
     let item = &stored.item;
     let width = rect.width();
-    let inner = width - 48.0;
+    let image = item
+        .image
+        .as_deref()
+        .filter(|url| openable(url))
+        .filter(|url| !matches!(model.thumbnails.get(url), Some(Thumb::Failed)));
+    let thumb_size = vec2(104.0, 70.0);
+    let inner = width
+        - 48.0
+        - if image.is_some() {
+            thumb_size.x + 12.0
+        } else {
+            0.0
+        };
     let title_font = egui::FontId::proportional(size::TITLE);
     let title_colour = if stored.read {
         palette.text_weak
@@ -792,6 +812,13 @@ fn item_row_ui(
     if let Some(summary) = summary {
         painter.galley(egui::pos2(left, y), summary, palette.text_weak);
     }
+    if let Some(url) = image {
+        let frame = egui::Rect::from_min_size(
+            egui::pos2(rect.right() - 16.0 - thumb_size.x, rect.top() + 14.0),
+            thumb_size,
+        );
+        paint_thumbnail(&painter, frame, model.thumbnails.get(url), palette);
+    }
     painter.line_segment(
         [
             egui::pos2(rect.left() + 16.0, rect.bottom() - 0.5),
@@ -802,6 +829,42 @@ fn item_row_ui(
     let label = item.title.clone();
     response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
     response
+}
+
+/// Paints a thumbnail cropped to fill `frame` (a quiet placeholder while it loads).
+fn paint_thumbnail(
+    painter: &egui::Painter,
+    frame: egui::Rect,
+    thumb: Option<&Thumb>,
+    palette: &Palette,
+) {
+    match thumb {
+        Some(Thumb::Ready(texture)) => {
+            let [w, h] = texture.size().map(|v| v as f32);
+            let (frame_aspect, image_aspect) = (frame.width() / frame.height(), w / h.max(1.0));
+            // Centre-crop to the frame's shape.
+            let uv = if image_aspect > frame_aspect {
+                let keep = frame_aspect / image_aspect;
+                egui::Rect::from_min_max(
+                    egui::pos2((1.0 - keep) / 2.0, 0.0),
+                    egui::pos2((1.0 + keep) / 2.0, 1.0),
+                )
+            } else {
+                let keep = image_aspect / frame_aspect;
+                egui::Rect::from_min_max(
+                    egui::pos2(0.0, (1.0 - keep) / 2.0),
+                    egui::pos2(1.0, (1.0 + keep) / 2.0),
+                )
+            };
+            painter.add(
+                egui::epaint::RectShape::filled(frame, CornerRadius::same(6), Color32::WHITE)
+                    .with_texture(texture.id(), uv),
+            );
+        }
+        _ => {
+            painter.rect_filled(frame, CornerRadius::same(6), palette.hover);
+        }
+    }
 }
 
 fn alert_list_ui(
@@ -953,6 +1016,23 @@ fn detail_ui(
                     );
                 });
                 ui.add_space(GAP);
+                if let Some(Thumb::Ready(texture)) = item
+                    .image
+                    .as_deref()
+                    .and_then(|url| model.thumbnails.get(url))
+                {
+                    let [w, h] = texture.size().map(|v| v as f32);
+                    let width = ui.available_width().min(560.0);
+                    let height = (width * h / w.max(1.0)).min(300.0);
+                    let (frame, _) = ui.allocate_exact_size(vec2(width, height), Sense::hover());
+                    paint_thumbnail(
+                        ui.painter(),
+                        frame,
+                        Some(&Thumb::Ready(texture.clone())),
+                        palette,
+                    );
+                    ui.add_space(GAP);
+                }
                 ui.label(
                     RichText::new(&item.title)
                         .size(size::DISPLAY)

@@ -30,6 +30,35 @@ const FORECAST: &str = include_str!("../../assets/demo/forecast.json");
 const PLACES: &str = include_str!("../../assets/demo/places.json");
 const ALERT: &str = include_str!("../../assets/demo/nws-alert.json");
 
+/// Abstract pictures for the demo stories, three per channel.
+fn image(name: &str) -> Option<&'static [u8]> {
+    macro_rules! images {
+        ($($name:literal),+) => {
+            match name {
+                $($name => Some(include_bytes!(concat!("../../assets/demo/images/", $name)).as_slice()),)+
+                _ => None,
+            }
+        };
+    }
+    images!(
+        "world-0.jpg",
+        "world-1.jpg",
+        "world-2.jpg",
+        "tech-0.jpg",
+        "tech-1.jpg",
+        "tech-2.jpg",
+        "science-0.jpg",
+        "science-1.jpg",
+        "science-2.jpg",
+        "business-0.jpg",
+        "business-1.jpg",
+        "business-2.jpg",
+        "sports-0.jpg",
+        "sports-1.jpg",
+        "sports-2.jpg"
+    )
+}
+
 /// A new story appears in one of the channels this often (round robin).
 pub const TRICKLE: Duration = Duration::from_secs(6);
 /// How often the demo's feeds are polled.
@@ -143,17 +172,25 @@ fn xml_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn rss(channel: &str, items: &[Release]) -> String {
+fn rss(channel: &str, items: &[Release], images: Option<&str>) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
          <title>Tidings Demo: {channel}</title><link>https://example.com/tidings-demo/</link>\
          <description>Fictional stories for the Tidings demo</description>\n"
     );
-    for item in items {
+    for (n, item) in items.iter().enumerate() {
+        // Most stories have a picture; every fourth does not, as in real feeds.
+        let enclosure = match images {
+            Some(base) if n % 4 != 3 => format!(
+                "<enclosure url=\"{base}/images/{channel}-{}.jpg\" type=\"image/jpeg\" length=\"6000\"/>",
+                item.key.len() % 3
+            ),
+            _ => String::new(),
+        };
         out.push_str(&format!(
             "<item><title>{}</title><link>https://example.com/tidings-demo/{}</link>\
              <guid isPermaLink=\"false\">{}</guid><pubDate>{}</pubDate>\
-             <description>{}</description></item>\n",
+             <description>{}</description>{enclosure}</item>\n",
             xml_escape(&item.title),
             item.key,
             item.key,
@@ -192,9 +229,31 @@ async fn feed(start: DateTime<Utc>, Path(file): Path<String>, headers: HeaderMap
             ),
             (header::ETAG, etag),
         ],
-        rss(channel, &items),
+        rss(
+            channel,
+            &items,
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|host| format!("http://{host}"))
+                .as_deref(),
+        ),
     )
         .into_response()
+}
+
+async fn picture(Path(file): Path<String>) -> Response {
+    match image(&file) {
+        Some(bytes) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,6 +399,7 @@ pub async fn start() -> std::io::Result<DemoUpstream> {
             "/feeds/{file}",
             get(move |file, headers| feed(start, file, headers)),
         )
+        .route("/images/{file}", get(picture))
         .route(
             "/v1/forecast",
             get(|Query(point): Query<Point>| async move {
@@ -443,7 +503,7 @@ mod tests {
     fn demo_feeds_parse_as_the_server_reads_them() {
         let start = at("2026-11-27T12:00:00Z");
         let items = released("science", start, start + chrono::Duration::minutes(5));
-        let body = rss("science", &items);
+        let body = rss("science", &items, Some("http://127.0.0.1:1"));
         let channel = ChannelId::new("science").unwrap();
         let feed = parse_feed(
             body.as_bytes(),
@@ -455,6 +515,12 @@ mod tests {
         assert_eq!(feed.items.len(), items.len());
         assert_eq!(feed.items[0].title, items[0].title);
         assert!(!feed.repaired);
+        let with_images = feed.items.iter().filter(|i| i.image.is_some()).count();
+        assert!(with_images >= feed.items.len() / 2, "{with_images}");
+        let picture = feed.items[0].image.as_deref().unwrap();
+        assert!(picture.starts_with("http://127.0.0.1:1/images/science-"));
+        let name = picture.rsplit('/').next().unwrap();
+        assert!(image(name).is_some(), "{name} is bundled");
     }
 
     #[test]
