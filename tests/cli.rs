@@ -157,16 +157,33 @@ async fn demo_mode_serves_fictional_content_that_keeps_coming_with_no_network() 
     let data = dir.path().join("data");
     let server = ChildServer::spawn_with(&config, &data, &["--demo"]);
     let started = chrono::Utc::now();
-    let mut client = SseClient::connect(
-        &server.base,
-        "/v1/stream?channels=welcome,world,tech,science,business,sports,weather,alerts&weather=44.61,-67.22",
-        None,
-    )
-    .await;
+    let path = "/v1/stream?channels=welcome,world,tech,science,business,sports,weather,alerts&weather=44.61,-67.22";
+    let mut client = SseClient::connect(&server.base, path, None).await;
+    assert_eq!(client.status, 200);
     let mut channels = std::collections::BTreeSet::new();
     let (mut weather, mut alert, mut trickled) = (None, None, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last_id = String::new();
     while !(weather.is_some() && alert.is_some() && trickled && channels.len() == 6) {
-        let event = client.next().await;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "demo content incomplete: weather {}, alert {}, trickled {trickled}, channels {channels:?}",
+            weather.is_some(),
+            alert.is_some()
+        );
+        let Some(event) = client.next_within(Duration::from_secs(15)).await else {
+            // Like any client: resume where the stream left off (and say so, in case it matters).
+            eprintln!(
+                "demo stream ended after {} bytes; resuming after {last_id:?}",
+                client.raw.len()
+            );
+            client = SseClient::connect(&server.base, path, Some(&last_id)).await;
+            assert_eq!(client.status, 200);
+            continue;
+        };
+        if !event.id.is_empty() {
+            last_id.clone_from(&event.id);
+        }
         let data = event.json();
         match event.event.as_str() {
             "weather" => weather = Some(data),
