@@ -477,3 +477,33 @@ fn the_smallest_window_still_shows_every_part() {
     assert!(harness.query_by_label("River pact signed").is_some());
     assert_eq!(harness.state().model.view.item, None);
 }
+
+#[test]
+fn a_4k_screen_at_2x_shows_every_part_unclipped() {
+    let mut events = lineup();
+    events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
+    // 3840x2160 pixels at 2x: 1920x1080 points.
+    let mut harness = harness_sized(events, ConnectionState::Live, egui::vec2(1920.0, 1080.0));
+    harness.set_pixels_per_point(2.0);
+    harness.run_steps(2);
+    for label in [
+        "World",
+        "Technology",
+        "Harbour lighthouse shines again",
+        "Settings",
+        "Alert: Gale Warning for Tiding Bay",
+    ] {
+        let node = harness.query_all_by_label(label).next();
+        let node = node.unwrap_or_else(|| panic!("{label} missing"));
+        let rect = node.rect();
+        assert!(
+            rect.min.x >= 0.0 && rect.max.x <= 1920.0 && rect.min.y >= 0.0 && rect.max.y <= 1080.0,
+            "{label} outside the window: {rect:?}"
+        );
+    }
+    harness.get_by_label("River pact signed").click();
+    harness.run_steps(2);
+    // Wide enough for the list and the story side by side.
+    assert!(harness.query_by_label("River pact signed").is_some());
+    assert!(harness.query_by_label("Open in browser").is_some());
+}
