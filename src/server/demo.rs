@@ -183,7 +183,7 @@ fn rss(channel: &str, items: &[Release], images: Option<&str>) -> String {
         let enclosure = match images {
             Some(base) if n % 4 != 3 => format!(
                 "<enclosure url=\"{base}/images/{channel}-{}.jpg\" type=\"image/jpeg\" length=\"6000\"/>",
-                item.key.len() % 3
+                item.key.bytes().map(usize::from).sum::<usize>() % 3
             ),
             _ => String::new(),
         };
