@@ -484,13 +484,7 @@ fn channel_row_ui(
     let (rect, response) =
         ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::click());
     let painter = ui.painter_at(rect);
-    let fill = if selected {
-        palette.raised
-    } else if response.hovered() {
-        palette.hover
-    } else {
-        Color32::TRANSPARENT
-    };
+    let fill = row_fill(selected, response.hovered(), palette);
     painter.rect_filled(rect, CornerRadius::same(5), fill);
     let colour = channel_colour(&row.info.colour);
     let bar = egui::Rect::from_min_size(rect.min + vec2(4.0, 7.0), vec2(4.0, height - 14.0));
@@ -784,13 +778,7 @@ fn item_row_ui(
         Sense::click(),
     );
     let painter = ui.painter_at(rect);
-    let fill = if selected {
-        palette.raised
-    } else if response.hovered() {
-        palette.hover
-    } else {
-        Color32::TRANSPARENT
-    };
+    let fill = row_fill(selected, response.hovered(), palette);
     painter.rect_filled(rect.shrink2(vec2(8.0, 1.0)), CornerRadius::same(6), fill);
     if selected {
         let bar = egui::Rect::from_min_size(rect.min + vec2(8.0, 4.0), vec2(3.0, height - 8.0));
@@ -1171,6 +1159,17 @@ fn detail_ui(
             });
     } else {
         model.view.item = None;
+    }
+}
+
+/// The background of a list row: raised when selected, tinted when hovered.
+fn row_fill(selected: bool, hovered: bool, palette: &Palette) -> Color32 {
+    if selected {
+        palette.raised
+    } else if hovered {
+        palette.hover
+    } else {
+        Color32::TRANSPARENT
     }
 }
 
