@@ -1,8 +1,9 @@
 //! The real `tidings` binary in a real X server (Xvfb) against a real server on loopback: a
 //! published item reaches the window; the server is killed and the status line goes to
 //! retrying (or offline); the server comes back on the same port and the status line returns to
-//! live with nothing lost and nothing doubled. What the window shows is read from the app's
-//! state dump (`TIDINGS_STATE_DUMP`), written from the same model the window draws.
+//! live with nothing lost and nothing doubled. Also: the docked ticker window reserves its
+//! screen edge. What the window shows is read from the app's state dump
+//! (`TIDINGS_STATE_DUMP`), written from the same model the window draws.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -72,6 +73,50 @@ fn world_titles(state: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The `_NET_WM_STRUT_PARTIAL` of the window titled `title` on `display`, if it has one.
+fn strut_of(display: &str, title: &str) -> Option<Vec<u32>> {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _};
+    let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).ok()?;
+    let root = conn.setup().roots.get(screen)?.root;
+    let atom = |name: &str| {
+        Some(
+            conn.intern_atom(false, name.as_bytes())
+                .ok()?
+                .reply()
+                .ok()?
+                .atom,
+        )
+    };
+    let (strut, net_name, utf8) = (
+        atom("_NET_WM_STRUT_PARTIAL")?,
+        atom("_NET_WM_NAME")?,
+        atom("UTF8_STRING")?,
+    );
+    for window in conn.query_tree(root).ok()?.reply().ok()?.children {
+        let name = conn
+            .get_property(false, window, net_name, utf8, 0, 64)
+            .ok()?
+            .reply()
+            .ok()?;
+        let legacy = conn
+            .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::STRING, 0, 64)
+            .ok()?
+            .reply()
+            .ok()?;
+        if name.value != title.as_bytes() && legacy.value != title.as_bytes() {
+            continue;
+        }
+        let value = conn
+            .get_property(false, window, strut, AtomEnum::CARDINAL, 0, 12)
+            .ok()?
+            .reply()
+            .ok()?;
+        return value.value32().map(Iterator::collect);
+    }
+    None
+}
+
 fn status(state: &Value) -> String {
     state["status"].as_str().unwrap_or_default().to_owned()
 }
@@ -85,6 +130,20 @@ async fn a_published_item_reaches_the_window_and_a_server_restart_loses_nothing(
     let mut app = App::start(&x, home.path(), &server.base);
 
     app.until("live", |s| status(s).starts_with("Live")).await;
+    // The ticker window (on by default, at the bottom) reserves its 34 pixels of the screen's
+    // bottom edge across the full width, so maximised windows stop above it.
+    let started = Instant::now();
+    let strut = loop {
+        if let Some(strut) = strut_of(&x.display, "Tidings ticker") {
+            break strut;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the ticker window reserved no edge"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(strut, [0, 0, 0, 34, 0, 0, 0, 0, 0, 0, 0, 1279]);
     publish(&server.base, "world", "First headline from the test").await;
     app.until("the first headline", |s| {
         world_titles(s).contains(&"First headline from the test".to_owned())

@@ -507,3 +507,65 @@ fn a_4k_screen_at_2x_shows_every_part_unclipped() {
     assert!(harness.query_by_label("River pact signed").is_some());
     assert!(harness.query_by_label("Open in browser").is_some());
 }
+
+#[test]
+fn rows_with_pictures_ask_for_web_pictures_once() {
+    let mut events = lineup();
+    let Event::Item(mut pictured) = item("world", "w3", "A story with a picture", 1) else {
+        unreachable!()
+    };
+    pictured.image = Some("https://example.com/w3.jpg".to_owned());
+    events.push(Event::Item(pictured));
+    let Event::Item(mut unsafe_image) = item("world", "w4", "A story with a file picture", 2)
+    else {
+        unreachable!()
+    };
+    unsafe_image.image = Some("file:///etc/passwd".to_owned());
+    events.push(Event::Item(unsafe_image));
+    let mut harness = harness(events, ConnectionState::Live);
+    let loads: Vec<Effect> = harness
+        .state()
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::LoadImage(_)))
+        .cloned()
+        .collect();
+    // Only the web picture, never a file: URL.
+    assert!(
+        loads
+            .iter()
+            .all(|e| *e == Effect::LoadImage("https://example.com/w3.jpg".to_owned()))
+    );
+    assert!(!loads.is_empty());
+    // Once the app has taken the request, the row does not ask again.
+    harness
+        .state_mut()
+        .model
+        .thumbnails
+        .loading("https://example.com/w3.jpg");
+    harness.state_mut().effects.clear();
+    harness.run_steps(2);
+    assert!(
+        !harness
+            .state()
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadImage(_)))
+    );
+    // A failed picture is not asked for again, and the row still shows.
+    let ctx = egui::Context::default();
+    harness.state_mut().model.thumbnails.finish(
+        &ctx,
+        "https://example.com/w3.jpg",
+        Err("404".to_owned()),
+    );
+    harness.run_steps(2);
+    assert!(harness.query_by_label("A story with a picture").is_some());
+    assert!(
+        harness
+            .state()
+            .effects
+            .iter()
+            .all(|e| !matches!(e, Effect::LoadImage(_)))
+    );
+}

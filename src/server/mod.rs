@@ -198,7 +198,6 @@ fn spawn_location_sources(
     board: &Arc<ingest::feeds::HealthBoard>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    use ingest::cells::{CellSchedule, run_cells};
     let first_of = |kind: ChannelKind| {
         state
             .config
@@ -224,13 +223,13 @@ fn spawn_location_sources(
             log: Arc::clone(&state.log),
             refresh: settings.refresh,
         };
-        tasks.push(tokio::spawn(run_cells(
-            Arc::clone(&state.hub),
-            CellSchedule::new(settings.refresh),
+        tasks.push(spawn_cells(
+            state,
             poll,
+            settings.refresh,
             health(channel),
-            stop.clone(),
-        )));
+            stop,
+        ));
     }
     if let Some(channel) = first_of(ChannelKind::Alerts) {
         let settings = &state.config.alerts;
@@ -241,15 +240,35 @@ fn spawn_location_sources(
             Arc::clone(&state.log),
             settings.us_only,
         );
-        tasks.push(tokio::spawn(run_cells(
-            Arc::clone(&state.hub),
-            CellSchedule::new(settings.refresh),
+        tasks.push(spawn_cells(
+            state,
             poll,
+            settings.refresh,
             health(channel),
-            stop.clone(),
-        )));
+            stop,
+        ));
     }
     tasks
+}
+
+/// Runs one location source over the hub's active cells, refreshing each every `refresh`.
+fn spawn_cells<P>(
+    state: &ServerState,
+    poll: P,
+    refresh: Duration,
+    health: ingest::feeds::HealthReport,
+    stop: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()>
+where
+    P: ingest::cells::PollCell + Send + Sync + 'static,
+{
+    tokio::spawn(ingest::cells::run_cells(
+        Arc::clone(&state.hub),
+        ingest::cells::CellSchedule::new(refresh),
+        poll,
+        health,
+        stop.clone(),
+    ))
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {

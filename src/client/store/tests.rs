@@ -245,6 +245,39 @@ fn channel_info_changes_are_reported_once() {
 }
 
 #[test]
+fn channels_keep_the_servers_catalog_order_across_a_cache_round_trip() {
+    let mut store = Store::default();
+    // An item may arrive for a channel before (or without) its description.
+    let _ = store.apply(id(1), item("orphan", "a", "A", 1));
+    for (n, channel) in ["welcome", "world", "alerts", "business"]
+        .into_iter()
+        .enumerate()
+    {
+        let info = ChannelInfo {
+            id: ch(channel),
+            title: channel.to_owned(),
+            description: String::new(),
+            colour: "#ffffff".into(),
+            kind: crate::protocol::ChannelKind::News,
+            health: Health::default(),
+            updated: None,
+        };
+        let _ = store.apply(id(n as u64 + 2), Event::Channel(info));
+    }
+    let order = |store: &Store| -> Vec<String> {
+        store
+            .catalog()
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect()
+    };
+    // Not id order: the order the server described them in; undescribed channels are left out.
+    assert_eq!(order(&store), ["welcome", "world", "alerts", "business"]);
+    let cached: Store = serde_json::from_str(&serde_json::to_string(&store).unwrap()).unwrap();
+    assert_eq!(order(&cached), ["welcome", "world", "alerts", "business"]);
+}
+
+#[test]
 fn expired_entries_are_removed_locally() {
     let mut store = Store::default();
     let Event::Item(mut expiring) = item("w", "sale", "Sale", 1) else {
