@@ -561,6 +561,84 @@ async fn a_feed_starts_from_its_offline_cache_and_resumes_where_it_left_off() {
     again.handle.close();
 }
 
+/// A counter from `/metrics`.
+async fn counter(base: &str, name: &str) -> u64 {
+    metrics(base)
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_cache_belongs_to_its_identity_and_a_fresh_start_asks_for_a_snapshot() {
+    use tidings::client::cache::{Cache, Loaded};
+    use tidings::client::feed::{self, FeedConfig, FeedUpdate};
+    use tidings::protocol::ChannelId;
+
+    let server = TestServer::start("").await;
+    let cache_dir = tempfile::tempdir().unwrap();
+    let world = ChannelId::new("world").unwrap();
+    // The embedded server listens on a new port each run: its cache is kept under a name.
+    let config = |identity: &str, resume: bool| {
+        let mut config = FeedConfig::new(&server.base);
+        config.channels = vec![world.clone()];
+        config.cache = Some(Cache::new(cache_dir.path().join("cache.json")));
+        config.cache_identity = identity.to_owned();
+        config.resume = resume;
+        config
+    };
+    let http = connection::http_client(Duration::from_secs(5)).unwrap();
+    let mut first = feed::start(config("embedded", true), http.clone()).await;
+    publish(&server.base, "world", "kept").await;
+    loop {
+        let update = tokio::time::timeout(WAIT, first.updates.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let FeedUpdate::Changes { store, .. } = update
+            && store.channel(&world).is_some_and(|c| !c.items.is_empty())
+        {
+            break;
+        }
+    }
+    first.handle.close();
+    tokio::time::timeout(WAIT, first.task)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // It was saved under the name, not the URL: another identity (or the URL) does not get it.
+    let cache = Cache::new(cache_dir.path().join("cache.json"));
+    assert!(matches!(cache.load("embedded"), Loaded::Cache(_)));
+    assert!(!matches!(cache.load("another-server"), Loaded::Cache(_)));
+    assert!(!matches!(cache.load(&server.base), Loaded::Cache(_)));
+
+    // The same identity shows it at once; without resume it connects for a fresh snapshot
+    // (a new weather cell needs the cell's current report, which a replay would not carry).
+    let snapshotted = counter(&server.base, "tidings_events_snapshotted_total").await;
+    let mut fresh = feed::start(config("embedded", false), http).await;
+    assert_eq!(fresh.initial.channel(&world).unwrap().items.len(), 1);
+    loop {
+        let update = tokio::time::timeout(WAIT, fresh.updates.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(
+            update,
+            FeedUpdate::Connection(connection::ConnectionState::Live)
+        ) {
+            break;
+        }
+    }
+    let started = std::time::Instant::now();
+    while counter(&server.base, "tidings_events_snapshotted_total").await <= snapshotted {
+        assert!(started.elapsed() < WAIT, "no snapshot was sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fresh.handle.close();
+}
+
 fn server_base(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
