@@ -73,48 +73,49 @@ fn world_titles(state: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The `_NET_WM_STRUT_PARTIAL` of the window titled `title` on `display`, if it has one.
-fn strut_of(display: &str, title: &str) -> Option<Vec<u32>> {
+/// Every top-level window on `display` (no window manager runs here), as its title and its
+/// `_NET_WM_STRUT_PARTIAL` (empty when it has none). Windows that vanish while being asked
+/// about are skipped.
+fn windows(display: &str) -> Vec<(String, Vec<u32>)> {
     use x11rb::connection::Connection as _;
     use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _};
-    let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).ok()?;
-    let root = conn.setup().roots.get(screen)?.root;
+    let Ok((conn, screen)) = x11rb::rust_connection::RustConnection::connect(Some(display)) else {
+        return Vec::new();
+    };
+    let root = conn.setup().roots[screen].root;
     let atom = |name: &str| {
-        Some(
-            conn.intern_atom(false, name.as_bytes())
-                .ok()?
-                .reply()
-                .ok()?
-                .atom,
-        )
+        conn.intern_atom(false, name.as_bytes())
+            .ok()
+            .and_then(|cookie| cookie.reply().ok())
+            .map_or(0, |reply| reply.atom)
     };
     let (strut, net_name, utf8) = (
-        atom("_NET_WM_STRUT_PARTIAL")?,
-        atom("_NET_WM_NAME")?,
-        atom("UTF8_STRING")?,
+        atom("_NET_WM_STRUT_PARTIAL"),
+        atom("_NET_WM_NAME"),
+        atom("UTF8_STRING"),
     );
-    for window in conn.query_tree(root).ok()?.reply().ok()?.children {
-        let name = conn
-            .get_property(false, window, net_name, utf8, 0, 64)
-            .ok()?
-            .reply()
-            .ok()?;
-        let legacy = conn
-            .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::STRING, 0, 64)
-            .ok()?
-            .reply()
-            .ok()?;
-        if name.value != title.as_bytes() && legacy.value != title.as_bytes() {
-            continue;
-        }
-        let value = conn
-            .get_property(false, window, strut, AtomEnum::CARDINAL, 0, 12)
-            .ok()?
-            .reply()
-            .ok()?;
-        return value.value32().map(Iterator::collect);
-    }
-    None
+    let property = |window, name, kind| {
+        conn.get_property(false, window, name, kind, 0, 64)
+            .ok()
+            .and_then(|cookie| cookie.reply().ok())
+    };
+    let Some(tree) = conn.query_tree(root).ok().and_then(|c| c.reply().ok()) else {
+        return Vec::new();
+    };
+    tree.children
+        .into_iter()
+        .filter_map(|window| {
+            let mut name = property(window, net_name, utf8)?.value;
+            if name.is_empty() {
+                name = property(window, AtomEnum::WM_NAME.into(), AtomEnum::STRING.into())?.value;
+            }
+            let strut = property(window, strut, AtomEnum::CARDINAL.into())?
+                .value32()
+                .map(Iterator::collect)
+                .unwrap_or_default();
+            Some((String::from_utf8_lossy(&name).into_owned(), strut))
+        })
+        .collect()
 }
 
 fn status(state: &Value) -> String {
@@ -134,12 +135,16 @@ async fn a_published_item_reaches_the_window_and_a_server_restart_loses_nothing(
     // bottom edge across the full width, so maximised windows stop above it.
     let started = Instant::now();
     let strut = loop {
-        if let Some(strut) = strut_of(&x.display, "Tidings ticker") {
-            break strut;
+        let windows = windows(&x.display);
+        if let Some((_, strut)) = windows
+            .iter()
+            .find(|(title, strut)| title == "Tidings ticker" && !strut.is_empty())
+        {
+            break strut.clone();
         }
         assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the ticker window reserved no edge"
+            started.elapsed() < Duration::from_secs(45),
+            "the ticker window reserved no edge; windows (title, strut): {windows:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

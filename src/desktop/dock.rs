@@ -36,7 +36,7 @@ fn request<E: std::fmt::Display>(error: E) -> DockError {
 }
 
 /// Finds our window titled `title` and reserves `thickness` pixels of `edge` for it across the
-/// screen's width. Returns `false` when the window is not (yet) mapped.
+/// screen's width. Returns `false` when the window is not (yet) there or the change did not hold.
 pub fn reserve_edge(title: &str, edge: Edge, thickness: u32) -> Result<bool, DockError> {
     let (conn, screen_num) =
         RustConnection::connect(None).map_err(|e| DockError::NoDisplay(e.to_string()))?;
@@ -96,14 +96,13 @@ pub fn reserve_edge(title: &str, edge: Edge, thickness: u32) -> Result<bool, Doc
     'search: for _ in 0..3 {
         let mut next = Vec::new();
         for window in level {
-            let children = conn
-                .query_tree(window)
-                .map_err(request)?
-                .reply()
-                .map_err(request)?
-                .children;
+            let Ok(tree) = conn.query_tree(window).map_err(request)?.reply() else {
+                continue;
+            };
+            let children = tree.children;
             for child in children {
-                if matches(child)? {
+                // A window can vanish between listing and asking (BadWindow): not ours.
+                if matches(child).unwrap_or(false) {
                     found = Some(child);
                     break 'search;
                 }
@@ -150,6 +149,12 @@ pub fn reserve_edge(title: &str, edge: Edge, thickness: u32) -> Result<bool, Doc
         &[0, 0, top, bottom],
     )
     .map_err(request)?;
-    conn.flush().map_err(request)?;
-    Ok(true)
+    // Read the property back: the round trip makes the server handle the change before this
+    // connection closes (without it, a loaded server was seen to drop it), and proves it held.
+    let held = conn
+        .get_property(false, window, strut_partial, AtomEnum::CARDINAL, 0, 12)
+        .map_err(request)?
+        .reply()
+        .map_err(request)?;
+    Ok(held.value32().is_some_and(|v| v.eq(partial)))
 }

@@ -595,20 +595,26 @@ impl TidingsApp {
             crate::desktop::dock::Edge::Bottom
         };
         self.runtime.spawn_blocking(move || {
-            for _ in 0..40 {
+            // A loaded machine with software GL can take many seconds to map a new window; keep
+            // looking for a minute, and give up at once only when there is no X server at all.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
                 match crate::desktop::dock::reserve_edge(
                     "Tidings ticker",
                     edge,
                     TICKER_HEIGHT as u32,
                 ) {
                     Ok(true) => return,
-                    Ok(false) => std::thread::sleep(Duration::from_millis(250)),
-                    Err(error) => {
+                    Ok(false) => {}
+                    Err(error @ crate::desktop::dock::DockError::NoDisplay(_)) => {
                         tracing::debug!(%error, "cannot reserve the ticker's screen edge");
                         return;
                     }
+                    Err(error) => tracing::debug!(%error, "reserving the ticker's edge, retrying"),
                 }
+                std::thread::sleep(Duration::from_millis(250));
             }
+            tracing::warn!("the ticker window did not appear; its screen edge is not reserved");
         });
     }
 
