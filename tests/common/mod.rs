@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod session;
 pub mod xvfb;
 
 use std::io::BufRead as _;

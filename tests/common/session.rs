@@ -1,0 +1,181 @@
+//! A private desktop session for end-to-end tests: a D-Bus session bus of its own (no service
+//! activation, so nothing starts unless a test starts it) and, on request, the dunst
+//! notification daemon on it. Used by the desktop tests and the notification benchmark (with
+//! `#[path]`).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A private `dbus-daemon --session`; killed when dropped.
+pub struct SessionBus {
+    child: Child,
+    /// The `DBUS_SESSION_BUS_ADDRESS` value.
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SessionBus {
+    /// Starts a session bus with no service directories, listening on a socket in a temporary
+    /// directory.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let socket = dir.path().join("bus");
+        let config = dir.path().join("session.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                socket.display()
+            ),
+        )
+        .expect("bus config");
+        let child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--nofork")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon is needed here (scripts/test.sh installs it)");
+        let bus = Self {
+            child,
+            address: format!("unix:path={}", socket.display()),
+            _dir: dir,
+        };
+        wait_for(|| socket.exists(), "the session bus socket");
+        bus
+    }
+
+    /// A command with this bus as its session bus.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command.env("DBUS_SESSION_BUS_ADDRESS", &self.address);
+        command
+    }
+
+    /// Whether `name` has an owner on this bus.
+    pub fn has_owner(&self, name: &str) -> bool {
+        self.command("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ])
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+    }
+
+    /// Waits until `name` is owned on this bus.
+    pub fn wait_for_name(&self, name: &str) {
+        wait_for(|| self.has_owner(name), name);
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The dunst notification daemon on a private bus and X display; killed when dropped.
+pub struct Dunst {
+    child: Child,
+    address: String,
+    _config: tempfile::TempDir,
+}
+
+impl Dunst {
+    /// Starts dunst on `bus` and `display` with a configuration that keeps every notification
+    /// in its history, and waits until it owns `org.freedesktop.Notifications`.
+    pub fn start(bus: &SessionBus, display: &str) -> Self {
+        let config = tempfile::tempdir().expect("temporary directory");
+        let file = config.path().join("dunstrc");
+        std::fs::write(
+            &file,
+            "[global]\n    history_length = 200\n    sticky_history = yes\n    markup = full\n    show_indicators = no\n",
+        )
+        .expect("dunst config");
+        let child = bus
+            .command("dunst")
+            .arg("-config")
+            .arg(&file)
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dunst is needed here (scripts/test.sh installs it)");
+        bus.wait_for_name("org.freedesktop.Notifications");
+        Self {
+            child,
+            address: bus.address.clone(),
+            _config: config,
+        }
+    }
+
+    /// Every notification dunst has shown (its history, newest first), closing the displayed
+    /// ones first so they are in the history too.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        let _ = Command::new("dunstctl")
+            .arg("close-all")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .status();
+        let out = Command::new("dunstctl")
+            .arg("history")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .expect("dunstctl");
+        let value: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        value["data"][0].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Dunst {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A field of a `dunstctl history` entry (they are wrapped as `{"type": .., "data": ..}`).
+pub fn field<'a>(entry: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    &entry[name]["data"]
+}
+
+fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Where `/usr/bin/python3` (with Debian's python3-dbus) is; the default `python3` on `PATH`
+/// may lack the Debian modules.
+pub fn system_python() -> PathBuf {
+    let path = Path::new("/usr/bin/python3");
+    assert!(path.exists(), "/usr/bin/python3 is needed here");
+    path.to_owned()
+}
