@@ -124,9 +124,11 @@ async fn tail_json_follows_a_tidings_server() {
             }
         }
     });
-    // The snapshot's channel event first, then what we publish.
+    // The snapshot's channel event first, the switch to live, then what we publish.
     let first: serde_json::Value = serde_json::from_str(&rx.recv_timeout(WAIT).unwrap()).unwrap();
     assert_eq!(first["event"], "channel");
+    let live: serde_json::Value = serde_json::from_str(&rx.recv_timeout(WAIT).unwrap()).unwrap();
+    assert_eq!(live["event"], "live", "the end of the snapshot is reported");
     let id = publish(&server.base, "world", "Seen by tail").await;
     let line = tokio::task::spawn_blocking(move || rx.recv_timeout(WAIT).unwrap())
         .await

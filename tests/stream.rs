@@ -171,9 +171,12 @@ async fn replay_by_query_parameter_and_resume_at_head_sends_nothing_old() {
     let mut stream = SseClient::connect(&server.base, &path, None).await;
     let events = stream.until(|e| e.id == head).await;
     assert_eq!(titles(&events), ["two", "three"]);
-    // Resuming at the head: nothing, then live.
+    // Resuming at the head: nothing old, only the switch to live (which moves no id), then live.
     let mut stream =
         SseClient::connect(&server.base, "/v1/stream?channels=world", Some(&head)).await;
+    let live = stream.next().await;
+    assert_eq!((live.event.as_str(), live.data.as_str()), ("live", "{}"));
+    assert!(live.id.is_empty(), "the marker carries no id");
     assert!(
         stream
             .next_within(Duration::from_millis(300))
@@ -460,4 +463,40 @@ async fn shutdown_closes_open_streams_within_a_second() {
     }
     let rest = tokio::time::timeout(Duration::from_secs(1), kept_alive.bytes()).await;
     assert!(rest.is_ok(), "the hyper-served stream stayed open");
+}
+
+#[tokio::test]
+async fn history_ends_with_one_live_marker_on_fresh_start_replay_and_gap() {
+    let server = TestServer::start("").await;
+    let first = publish(&server.base, "world", "old news").await;
+    publish(&server.base, "world", "older news updated").await;
+    let path = "/v1/stream?channels=world";
+    // Fresh start: the snapshot (channel + both items), then `live`, then what is new.
+    let mut fresh = SseClient::connect(&server.base, path, None).await;
+    let history = fresh.until(|e| e.event == "live").await;
+    assert_eq!(titles(&history), ["old news", "older news updated"]);
+    // Replay after the first item: the second, then `live`.
+    let mut resumed = SseClient::connect(&server.base, path, Some(&first)).await;
+    let history = resumed.until(|e| e.event == "live").await;
+    assert_eq!(titles(&history), ["older news updated"]);
+    // A malformed id: gap, snapshot, then `live`.
+    let mut gapped = SseClient::connect(&server.base, path, Some("yesterday")).await;
+    let history = gapped.until(|e| e.event == "live").await;
+    assert_eq!(history.first().map(|e| e.event.as_str()), Some("gap"));
+    assert_eq!(titles(&history), ["old news", "older news updated"]);
+    // Live news comes after the marker on every stream, and no second marker.
+    publish(&server.base, "world", "breaking").await;
+    for stream in [&mut fresh, &mut resumed, &mut gapped] {
+        let next = stream.next().await;
+        assert_eq!(
+            (next.event.as_str(), next.json()["title"].as_str()),
+            ("item", Some("breaking"))
+        );
+        assert!(
+            stream
+                .next_within(Duration::from_millis(200))
+                .await
+                .is_none()
+        );
+    }
 }

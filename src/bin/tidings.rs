@@ -230,6 +230,7 @@ fn readable(id: &str, event: &Event) -> String {
             "{:<10} history lost, fresh snapshot follows: {}",
             "-", gap.reason
         ),
+        Event::Live(_) => format!("{:<10} caught up: live from here", "-"),
     };
     format!("{time} {body}  #{id}")
 }

@@ -18,7 +18,7 @@ use super::connection::{
 };
 use super::store::{Change, Store};
 use super::{decode_message, stream_url};
-use crate::protocol::{ChannelId, ItemKey};
+use crate::protocol::{ChannelId, Event, ItemKey};
 
 /// Most connection events applied in one batch before reporting.
 const BATCH: usize = 256;
@@ -77,6 +77,9 @@ pub enum FeedUpdate {
         /// The store after the changes.
         store: Arc<Store>,
     },
+    /// The stream's history (snapshot or replay) is over: changes reported after this, until
+    /// the next connection state change, are live news.
+    Live,
     /// A problem worth telling the user, without stopping (a malformed event, a cache set aside).
     Warning(String),
 }
@@ -291,6 +294,15 @@ impl Runner {
                         self.last_event_id = Some(message.last_event_id.clone());
                     }
                     match decode_message(&message) {
+                        Ok(Some((_, Event::Live(_)))) => {
+                            // Report what came before as history, then the switch to live.
+                            if !changes.is_empty() {
+                                self.publish(std::mem::take(&mut changes)).await;
+                            }
+                            if self.updates.send(FeedUpdate::Live).await.is_err() {
+                                return false;
+                            }
+                        }
                         Ok(Some((event_id, event))) => {
                             changes.extend(Arc::make_mut(&mut self.store).apply(event_id, event))
                         }

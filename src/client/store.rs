@@ -296,6 +296,8 @@ impl Store {
                 self.weather.clear();
                 vec![Change::Reset]
             }
+            // A stream marker, not content.
+            Event::Live(_) => Vec::new(),
         }
     }
 

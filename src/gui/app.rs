@@ -129,6 +129,8 @@ pub struct TidingsApp {
     ui_state: UiState,
     state_dump: Option<PathBuf>,
     dump_due: Option<Instant>,
+    /// The stream's history is over: changes now are news (see [`FeedUpdate::Live`]).
+    news_is_live: bool,
     next_generation: u64,
     /// The edge reserved for the ticker window (so it is asked for once per placement).
     reserved_edge: Option<TickerPosition>,
@@ -207,6 +209,7 @@ impl TidingsApp {
             ui_state,
             state_dump,
             dump_due: None,
+            news_is_live: false,
             next_generation: 0,
             reserved_edge: None,
             started: Instant::now(),
@@ -359,8 +362,11 @@ impl TidingsApp {
                         self.model.cached_at = None;
                     }
                     self.model.set_connection(state);
+                    // A new connection starts with history again.
+                    self.news_is_live = false;
                     self.schedule_dump();
                 }
+                Inbox::Feed(_, FeedUpdate::Live) => self.news_is_live = true,
                 Inbox::Feed(_, FeedUpdate::Changes { changes, store }) => {
                     self.model.store = store;
                     if !changes.is_empty() {

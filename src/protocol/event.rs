@@ -358,6 +358,12 @@ pub struct Gap {
     pub reason: String,
 }
 
+/// The history part of a stream (snapshot or replay, possibly empty) is over; what follows is
+/// live (event `live`, sent once per stream, without an `id:` so it moves nothing). Clients use
+/// it to tell news from backlog: nothing before it is worth interrupting anyone for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Live {}
+
 /// One protocol event: the SSE `event:` name selects the variant, `data:` holds its JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -373,6 +379,8 @@ pub enum Event {
     Channel(ChannelInfo),
     /// `gap`
     Gap(Gap),
+    /// `live`
+    Live(Live),
 }
 
 /// Why an event could not be decoded.
@@ -397,10 +405,11 @@ impl Event {
             Self::Retract(_) => "retract",
             Self::Channel(_) => "channel",
             Self::Gap(_) => "gap",
+            Self::Live(_) => "live",
         }
     }
 
-    /// The channel the event concerns (`None` for `gap`, which concerns the stream).
+    /// The channel the event concerns (`None` for `gap` and `live`, which concern the stream).
     #[must_use]
     pub fn channel(&self) -> Option<&ChannelId> {
         match self {
@@ -409,7 +418,7 @@ impl Event {
             Self::Weather(report) => Some(&report.channel),
             Self::Retract(retract) => Some(&retract.channel),
             Self::Channel(info) => Some(&info.id),
-            Self::Gap(_) => None,
+            Self::Gap(_) | Self::Live(_) => None,
         }
     }
 
@@ -420,7 +429,7 @@ impl Event {
             Self::Item(item) => Some(&item.key),
             Self::Alert(alert) => Some(&alert.key),
             Self::Retract(retract) => Some(&retract.key),
-            Self::Weather(_) | Self::Channel(_) | Self::Gap(_) => None,
+            Self::Weather(_) | Self::Channel(_) | Self::Gap(_) | Self::Live(_) => None,
         }
     }
 
@@ -433,6 +442,7 @@ impl Event {
             Self::Retract(v) => serde_json::to_string(v),
             Self::Channel(v) => serde_json::to_string(v),
             Self::Gap(v) => serde_json::to_string(v),
+            Self::Live(v) => serde_json::to_string(v),
         };
         // Serialising these plain structs cannot fail: no maps with non-string keys, no
         // fallible Serialize impls. Keep a valid JSON value even so.
@@ -453,6 +463,7 @@ impl Event {
             "retract" => Self::Retract(serde_json::from_str(data).map_err(wrap)?),
             "channel" => Self::Channel(serde_json::from_str(data).map_err(wrap)?),
             "gap" => Self::Gap(serde_json::from_str(data).map_err(wrap)?),
+            "live" => Self::Live(serde_json::from_str(data).map_err(wrap)?),
             _ => return Ok(None),
         };
         Ok(Some(event))

@@ -12,11 +12,11 @@ mod sse;
 pub use api::{ErrorBody, ErrorDetail, GeocodeResponse, Place, PublishRequest, PublishResponse};
 pub use event::{
     Alert, AlertStatus, ChannelInfo, ChannelKind, Condition, CurrentWeather, DailyForecast,
-    DecodeError, Event, Gap, Health, HealthStatus, Item, Retract, RetractKind, Severity,
+    DecodeError, Event, Gap, Health, HealthStatus, Item, Live, Retract, RetractKind, Severity,
     WeatherReport, WeatherUnits,
 };
 pub use id::{ChannelId, EventId, IdError, ItemKey};
-pub use sse::{comment_frame, event_frame, id_only_frame, retry_field};
+pub use sse::{comment_frame, event_frame, id_only_frame, retry_field, unnumbered_frame};
 
 /// The protocol version this crate speaks; sent as the `Tidings-Protocol` response header.
 pub const PROTOCOL_VERSION: u32 = 1;

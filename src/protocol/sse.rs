@@ -36,6 +36,15 @@ pub fn id_only_frame(event_id: EventId) -> Bytes {
     Bytes::from(format!("id: {event_id}\n\n"))
 }
 
+/// An event block without an `id:` field (so the client's last event id stays where it is).
+#[must_use]
+pub fn unnumbered_frame(name: &str, data_json: &str) -> Bytes {
+    Bytes::from(format!(
+        "event: {name}\ndata: {}\n\n",
+        data_json.replace(['\r', '\n'], "")
+    ))
+}
+
 /// A comment block (`: text`), used as a heartbeat. `text` must not contain line breaks.
 #[must_use]
 pub fn comment_frame(text: &str) -> Bytes {

@@ -19,7 +19,8 @@ use super::error::ApiError;
 use super::hub::{Push, SubscribeError, Subscription};
 use super::log::{LoggedEvent, ReplayStart, Selection};
 use crate::protocol::{
-    ChannelId, Event, EventId, Gap, ItemKey, event_frame, id_only_frame, retry_field,
+    ChannelId, Event, EventId, Gap, ItemKey, Live, event_frame, id_only_frame, retry_field,
+    unnumbered_frame,
 };
 
 /// Events read from the log per replay page.
@@ -283,6 +284,13 @@ impl SseStream {
             .push_back(event_frame(requested, gap.name(), &gap.to_json()));
     }
 
+    /// Marks the end of history: everything after this is live.
+    fn push_live(&mut self) {
+        let live = Event::Live(Live::default());
+        self.pending
+            .push_back(unnumbered_frame(live.name(), &live.to_json()));
+    }
+
     async fn replay_page(&mut self, after: EventId) -> Option<()> {
         let result = self
             .state
@@ -304,7 +312,10 @@ impl SseStream {
                         self.cursor = self.cursor.max(next);
                         Phase::Replay(next)
                     }
-                    None => Phase::Live,
+                    None => {
+                        self.push_live();
+                        Phase::Live
+                    }
                 };
                 Some(())
             }
@@ -344,6 +355,7 @@ impl SseStream {
                     self.pending.push_back(id_only_frame(snapshot.head));
                 }
                 self.cursor = snapshot.head;
+                self.push_live();
                 self.phase = Phase::Live;
                 Some(())
             }
