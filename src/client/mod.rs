@@ -7,7 +7,9 @@
 //! - [`cache`]: the store and last event id on disk, written atomically.
 //! - [`feed`]: all of the above together: cache first, then the live stream into the store.
 //! - [`publish`]: the publish and retract API, with clear errors.
+//! - [`attention`]: which changes deserve a desktop notification (rules, quiet hours, rate limit).
 
+pub mod attention;
 pub mod backoff;
 pub mod cache;
 pub mod connection;
