@@ -16,9 +16,11 @@ run_checks=1
 [[ "${1:-}" == "--no-check" ]] && run_checks=0
 
 # Debian packages the tests drive for real: a browser for the web page test, nginx with the
-# nchan module as an SSE server we did not write, and an X server with Mesa's software OpenGL
-# for the desktop app's end-to-end test.
-packages=(chromium nginx-light libnginx-mod-nchan xvfb libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0)
+# nchan module as an SSE server we did not write, an X server with Mesa's software OpenGL and a
+# window manager for the desktop app's end-to-end tests, xdotool for input, a private D-Bus
+# session with the dunst notification daemon, and python3-dbus for a stand-in tray panel.
+packages=(chromium nginx-light libnginx-mod-nchan xvfb libgl1-mesa-dri libglx-mesa0 libegl1
+  libxkbcommon-x11-0 openbox xdotool dbus dunst python3 python3-dbus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -13,7 +13,8 @@
 //!   API, SSE streams, web ticker page.
 //! - `gui` (features `gui` and `server`): the desktop app: channel viewer, ticker, SmartScreen,
 //!   settings, with the server embedded.
-//! - `desktop` (feature `gui`): operating-system adapters (the ticker's reserved screen edge).
+//! - `desktop` (feature `gui`): operating-system adapters: notifications, tray icon, idle time,
+//!   autostart, the ticker's reserved screen edge.
 //! - [`net`]: HTTP helpers both sides share (Retry-After, one-line request errors).
 //! - [`cli`]: logging set-up and process plumbing shared by the binaries.
 //!
