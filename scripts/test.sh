@@ -20,7 +20,7 @@ run_checks=1
 # window manager for the desktop app's end-to-end tests, xdotool for input, a private D-Bus
 # session with the dunst notification daemon, and python3-dbus for a stand-in tray panel.
 packages=(chromium nginx-light libnginx-mod-nchan xvfb libgl1-mesa-dri libglx-mesa0 libegl1
-  libxkbcommon-x11-0 openbox xdotool dbus dunst python3 python3-dbus)
+  libxkbcommon-x11-0 openbox xdotool dbus dunst python3 python3-dbus python3-gi)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

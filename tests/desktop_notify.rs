@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::WAIT;
-use common::session::{Dunst, SessionBus, field};
+use common::session::{Dunst, NotifyMonitor, SessionBus, field};
 use common::xvfb::Xvfb;
 use tidings::desktop::notify::{APP_NAME, Icon, Notifier, NotifierEvent, Toast, Urgency};
 
@@ -111,7 +111,7 @@ fn critical_toast_reaches_dunst_replaced_in_place_and_withdrawn() {
     let bus = SessionBus::start();
     let x = Xvfb::start();
     let dunst = Dunst::start(&bus, &x.display);
-    let monitor = Monitor::start(&bus);
+    let monitor = NotifyMonitor::start(&bus);
     let (notifier, mut events) = notifier(&bus.address);
 
     let id = "alert:alerts/tornado-1";
@@ -160,58 +160,6 @@ fn critical_toast_reaches_dunst_replaced_in_place_and_withdrawn() {
     let urgencies = monitor.urgency_bytes();
     assert_eq!(urgencies, ["byte 2", "byte 2"], "both calls critical");
     drop(notifier);
-}
-
-/// `dbus-monitor` watching `Notify` calls on a bus (the test bus allows eavesdropping).
-struct Monitor {
-    child: std::process::Child,
-    out: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Monitor {
-    fn start(bus: &SessionBus) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("monitor.txt");
-        let child = bus
-            .command("dbus-monitor")
-            .arg("--session")
-            .arg("type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("dbus-monitor");
-        // It prints the loss of its own name once it has become a monitor.
-        wait_until("dbus-monitor to start", || {
-            std::fs::read_to_string(&out).is_ok_and(|text| text.contains("NameLost"))
-        });
-        Self {
-            child,
-            out,
-            _dir: dir,
-        }
-    }
-
-    /// The value line after each `"urgency"` hint key seen so far.
-    fn urgency_bytes(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.out).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        lines
-            .windows(2)
-            .filter(|pair| pair[0].trim() == "string \"urgency\"")
-            .map(|pair| {
-                let value = pair[1].trim();
-                value.trim_start_matches("variant").trim().to_owned()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -266,6 +214,7 @@ fn clicking_a_toast_in_dunst_activates_it_with_its_link() {
         NotifierEvent::Activated {
             id: id.into(),
             link: Some("https://example.org/tornado".into()),
+            open: false,
         }
     );
 }
@@ -580,7 +529,8 @@ async fn actions_come_back_only_from_the_daemon_and_closed_toasts_are_forgotten(
         activated,
         [&NotifierEvent::Activated {
             id: "alert:a/1".into(),
-            link: Some("https://example.org/tornado".into())
+            link: Some("https://example.org/tornado".into()),
+            open: false,
         }]
     );
 
@@ -591,7 +541,7 @@ async fn actions_come_back_only_from_the_daemon_and_closed_toasts_are_forgotten(
     until(
         &mut events,
         "Activated(2)",
-        |e| matches!(e, NotifierEvent::Activated { id, link: None } if id == "alert:a/2"),
+        |e| matches!(e, NotifierEvent::Activated { id, link: None, open: false } if id == "alert:a/2"),
     )
     .await;
     notifier.show(toast("alert:a/1", "again", "", Urgency::Critical));

@@ -9,58 +9,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::xvfb::{self, Xvfb};
+use common::app::App;
+use common::xvfb::Xvfb;
 use common::*;
 use serde_json::Value;
-
-struct App {
-    child: Child,
-    dump: PathBuf,
-}
-
-impl App {
-    fn start(x: &Xvfb, home: &Path, server: &str) -> Self {
-        let dump = home.join("state.json");
-        let child = xvfb::app_command(Path::new(env!("CARGO_BIN_EXE_tidings")), &x.display, home)
-            .args(["--server", server])
-            .spawn()
-            .expect("starting tidings");
-        Self { child, dump }
-    }
-
-    /// Waits until the dumped state satisfies `test`; returns it.
-    async fn until(&mut self, what: &str, test: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("tidings exited ({status}) while waiting for {what}");
-            }
-            if let Ok(text) = std::fs::read_to_string(&self.dump)
-                && let Ok(state) = serde_json::from_str::<Value>(&text)
-                && test(&state)
-            {
-                return state;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "timed out waiting for {what}; last state: {}",
-                std::fs::read_to_string(&self.dump).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn world_titles(state: &Value) -> Vec<String> {
     state["channels"]
@@ -128,7 +82,7 @@ async fn a_published_item_reaches_the_window_and_a_server_restart_loses_nothing(
     let home = tempfile::tempdir().unwrap();
     let server = TestServer::start("").await;
     let addr = server.addr;
-    let mut app = App::start(&x, home.path(), &server.base);
+    let mut app = App::start(&x, home.path(), &server.base, &[]);
 
     app.until("live", |s| status(s).starts_with("Live")).await;
     // The ticker window (on by default, at the bottom) reserves its 34 pixels of the screen's

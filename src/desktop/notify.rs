@@ -152,6 +152,8 @@ pub enum NotifierEvent {
         id: String,
         /// The toast's link, unchecked: the app opens only http and https.
         link: Option<String>,
+        /// The "Open" button (open the link) rather than a click on the body (show the item).
+        open: bool,
     },
 }
 
@@ -607,6 +609,7 @@ impl Worker {
                     self.emit(NotifierEvent::Activated {
                         id: entry.id.clone(),
                         link: entry.link.clone(),
+                        open: action == OPEN_ACTION,
                     });
                 }
             }

@@ -15,6 +15,7 @@ use chrono::Utc;
 use egui::{ViewportBuilder, ViewportCommand, ViewportId};
 use serde::{Deserialize, Serialize};
 
+use super::desktop::{Desktop, DesktopEvent};
 use super::model::{Effect, Model, PlaceSearch};
 use super::settings::{ServerChoice, Settings, SettingsFile, TickerPosition};
 use super::smartscreen::SmartScreen;
@@ -23,6 +24,9 @@ use super::ticker::{Ticker, TickerClick, TickerContent};
 use super::{Mode, Options, view};
 use crate::client::cache::Cache;
 use crate::client::feed::{self, FeedConfig, FeedHandle, FeedUpdate};
+use crate::desktop::idle::IdleTransition;
+use crate::desktop::notify::NotifierEvent;
+use crate::desktop::tray::{TrayCommand, TrayStatus};
 use crate::protocol::GeocodeResponse;
 
 /// Time `logic` may spend applying background messages per frame.
@@ -39,6 +43,7 @@ enum Inbox {
     Feed(u64, FeedUpdate),
     Places(Result<GeocodeResponse, String>),
     Image(String, Result<egui::ColorImage, String>),
+    Desktop(DesktopEvent),
 }
 
 /// A running embedded server.
@@ -65,6 +70,8 @@ pub struct UiState {
     pub window: Option<[f32; 4]>,
     /// The selected channel.
     pub channel: Option<String>,
+    /// The user was told that closing the window keeps Tidings in the tray.
+    pub told_about_tray: bool,
 }
 
 impl UiState {
@@ -131,6 +138,12 @@ pub struct TidingsApp {
     dump_due: Option<Instant>,
     /// The stream's history is over: changes now are news (see [`FeedUpdate::Live`]).
     news_is_live: bool,
+    /// Notifications, tray, idle time (not in `--screensaver` mode).
+    desktop: Option<Desktop>,
+    /// The main window is hidden in the tray.
+    hidden: bool,
+    /// Quitting for real (from the tray menu), not hiding.
+    quitting: bool,
     next_generation: u64,
     /// The edge reserved for the ticker window (so it is asked for once per placement).
     reserved_edge: Option<TickerPosition>,
@@ -210,6 +223,9 @@ impl TidingsApp {
             state_dump,
             dump_due: None,
             news_is_live: false,
+            desktop: None,
+            hidden: false,
+            quitting: false,
             next_generation: 0,
             reserved_edge: None,
             started: Instant::now(),
@@ -218,6 +234,21 @@ impl TidingsApp {
             frame_max: Duration::ZERO,
             frame_total: Duration::ZERO,
         };
+        if mode != Mode::ScreenSaver {
+            let sink: super::desktop::Sink = {
+                let inbox = app.inbox_tx.clone();
+                let ctx = app.ctx.clone();
+                Arc::new(move |event| {
+                    let _ = inbox.send(Inbox::Desktop(event));
+                    ctx.request_repaint();
+                })
+            };
+            app.desktop = Some(Desktop::start(
+                settings.attention_rules(),
+                app.idle_after(&settings),
+                &sink,
+            ));
+        }
         app.connect();
         app.refresh_ticker();
         // The first frame writes the dump: how soon cached content is on screen.
@@ -368,6 +399,9 @@ impl TidingsApp {
                 }
                 Inbox::Feed(_, FeedUpdate::Live) => self.news_is_live = true,
                 Inbox::Feed(_, FeedUpdate::Changes { changes, store }) => {
+                    if let Some(desktop) = &mut self.desktop {
+                        desktop.observe(&changes, &store, self.news_is_live);
+                    }
                     self.model.store = store;
                     if !changes.is_empty() {
                         self.model.last_change = Some(Utc::now());
@@ -377,6 +411,7 @@ impl TidingsApp {
                 Inbox::Feed(_, FeedUpdate::Warning(warning)) => {
                     self.model.notice = Some(warning);
                 }
+                Inbox::Desktop(event) => self.desktop_event(event),
                 Inbox::Image(url, image) => {
                     self.model.thumbnails.finish(&self.ctx, &url, image);
                 }
@@ -396,6 +431,203 @@ impl TidingsApp {
             // More is waiting: come back next frame instead of freezing this one.
             self.ctx.request_repaint();
         }
+    }
+
+    /// How long the user must be idle before the SmartScreen starts (`None`: never). Tests
+    /// shorten it with `TIDINGS_IDLE_SECONDS`.
+    fn idle_after(&self, settings: &Settings) -> Option<Duration> {
+        if self.mode != Mode::Normal || !settings.smartscreen.enabled {
+            return None;
+        }
+        let test_seconds = std::env::var("TIDINGS_IDLE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok());
+        Some(Duration::from_secs(test_seconds.unwrap_or(
+            u64::from(settings.smartscreen.idle_minutes.max(1)) * 60,
+        )))
+    }
+
+    fn desktop_event(&mut self, event: DesktopEvent) {
+        match event {
+            DesktopEvent::Notifier(NotifierEvent::Unavailable(reason)) => {
+                if let Some(desktop) = &mut self.desktop
+                    && desktop.notifications_unavailable.is_none()
+                {
+                    self.model.notice = Some(format!("Notifications are off: {reason}"));
+                    desktop.notifications_unavailable = Some(reason);
+                }
+            }
+            DesktopEvent::Notifier(NotifierEvent::Available) => {
+                if let Some(desktop) = &mut self.desktop
+                    && desktop.notifications_unavailable.take().is_some()
+                    && self
+                        .model
+                        .notice
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("Notifications are off"))
+                {
+                    self.model.notice = None;
+                }
+            }
+            DesktopEvent::Notifier(NotifierEvent::Shown { .. }) => {}
+            DesktopEvent::Notifier(NotifierEvent::Activated { id, link, open }) => {
+                if open && let Some(link) = link {
+                    self.apply(vec![Effect::OpenLink(link)]);
+                } else if let Some((channel, key)) = super::desktop::target_of(&id) {
+                    self.show_window();
+                    self.model.select_channel(channel.clone());
+                    if let Some(key) = key {
+                        self.model.view.item = Some(key.clone());
+                        self.model.view.scroll_to_selection = true;
+                        self.apply(vec![Effect::SetRead {
+                            channel,
+                            key,
+                            read: true,
+                        }]);
+                    }
+                }
+            }
+            DesktopEvent::Tray(command) => self.tray_command(command),
+            DesktopEvent::Idle(IdleTransition::WentIdle) => {
+                if self.mode == Mode::Normal && self.smartscreen.is_none() {
+                    if let Some(desktop) = &mut self.desktop {
+                        desktop.away = Some(super::desktop::Away {
+                            since: Utc::now(),
+                            ..Default::default()
+                        });
+                    }
+                    self.show_window();
+                    self.apply(vec![Effect::StartSmartScreen]);
+                }
+            }
+            DesktopEvent::Idle(IdleTransition::CameBack) => {
+                if self.smartscreen.is_some() {
+                    self.apply(vec![Effect::EndSmartScreen]);
+                }
+            }
+            DesktopEvent::IdleSource(source) => {
+                if let Some(desktop) = &mut self.desktop {
+                    desktop.idle_source = Some(source);
+                }
+            }
+        }
+        self.schedule_dump();
+    }
+
+    fn tray_command(&mut self, command: TrayCommand) {
+        match command {
+            TrayCommand::Open => self.show_window(),
+            TrayCommand::ShowTicker(on) => {
+                let mut settings = self.model.settings.clone();
+                settings.ticker.enabled = on;
+                if on && settings.ticker.position == TickerPosition::InWindow {
+                    settings.ticker.position = TickerPosition::Bottom;
+                }
+                self.apply_settings(settings);
+            }
+            TrayCommand::SmartScreen => {
+                self.show_window();
+                self.apply(vec![Effect::StartSmartScreen]);
+            }
+            TrayCommand::PauseNotifications(on) => {
+                if let Some(desktop) = &mut self.desktop {
+                    desktop.pause(on);
+                }
+            }
+            TrayCommand::MarkAllRead => {
+                let channels: Vec<_> = self
+                    .model
+                    .store
+                    .channels()
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                self.apply(channels.into_iter().map(Effect::MarkChannelRead).collect());
+            }
+            TrayCommand::Settings => {
+                self.show_window();
+                self.model.view.settings =
+                    Some(super::model::SettingsDraft::new(&self.model.settings));
+            }
+            TrayCommand::Quit => {
+                self.quitting = true;
+                self.ctx
+                    .send_viewport_cmd_to(ViewportId::ROOT, ViewportCommand::Close);
+            }
+        }
+        self.schedule_dump();
+    }
+
+    /// Brings the main window back (from the tray, or from under other windows).
+    fn show_window(&mut self) {
+        if self.mode != Mode::Normal {
+            return;
+        }
+        self.hidden = false;
+        for command in [
+            ViewportCommand::Visible(true),
+            ViewportCommand::Minimized(false),
+            ViewportCommand::Focus,
+        ] {
+            self.ctx.send_viewport_cmd_to(ViewportId::ROOT, command);
+        }
+    }
+
+    /// Closing the main window hides it in the tray when a tray host shows our icon, and
+    /// quits otherwise.
+    fn on_close_request(&mut self, ctx: &egui::Context) {
+        if self.quitting
+            || self.mode != Mode::Normal
+            || !ctx.input(|i| i.viewport().close_requested())
+        {
+            return;
+        }
+        let Some(desktop) = &self.desktop else {
+            return;
+        };
+        if !desktop.tray_shown() {
+            return;
+        }
+        ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+        ctx.send_viewport_cmd(ViewportCommand::Visible(false));
+        self.hidden = true;
+        if !self.ui_state.told_about_tray {
+            self.ui_state.told_about_tray = true;
+            self.ui_state.save();
+            desktop.tell(
+                "tidings:tray",
+                "Tidings is still running",
+                "It keeps watching in the tray. Choose Quit in the tray menu to stop it.",
+            );
+        }
+        self.schedule_dump();
+    }
+
+    fn update_desktop(&mut self, ctx: &egui::Context) {
+        let Some(desktop) = &mut self.desktop else {
+            return;
+        };
+        if let Some(wait) = desktop.poll() {
+            ctx.request_repaint_after(wait.max(Duration::from_millis(20)));
+        }
+        let connected = self.model.connection == crate::client::connection::ConnectionState::Live;
+        let (state, unread) = super::desktop::tray_state(&self.model.store, connected);
+        let local = |t: chrono::DateTime<Utc>| t.with_timezone(&chrono::Local);
+        let connection = super::format::status_line(
+            &self.model.connection,
+            self.model.retry_left(),
+            self.model.cached_at.map(local),
+            None,
+        )
+        .text;
+        let ticker = &self.model.settings.ticker;
+        let status = TrayStatus {
+            state,
+            unread,
+            connection,
+            ticker_shown: ticker.enabled && ticker.position != TickerPosition::InWindow,
+            paused: desktop.paused(),
+        };
+        desktop.update_tray(&status);
     }
 
     fn refresh_ticker(&mut self) {
@@ -461,6 +693,9 @@ impl TidingsApp {
                 }
                 Effect::EndSmartScreen => {
                     self.smartscreen = None;
+                    if let Some(away) = self.desktop.as_mut().and_then(|d| d.away.as_mut()) {
+                        away.returned = true;
+                    }
                     if self.mode == Mode::ScreenSaver {
                         self.ctx.send_viewport_cmd(ViewportCommand::Close);
                     }
@@ -480,6 +715,24 @@ impl TidingsApp {
         {
             tracing::warn!(%error, "settings not saved");
             self.model.notice = Some(error.to_string());
+        }
+        if settings.autostart != self.model.settings.autostart {
+            let result = if settings.autostart {
+                let extra = match &settings.server {
+                    ServerChoice::Remote { url, .. } => vec!["--server".to_owned(), url.clone()],
+                    ServerChoice::Embedded => Vec::new(),
+                };
+                crate::desktop::autostart::enable(&extra).map(|_| ())
+            } else {
+                crate::desktop::autostart::disable()
+            };
+            if let Err(error) = result {
+                self.model.notice = Some(format!("Autostart not changed: {error}"));
+            }
+        }
+        let idle = self.idle_after(&settings);
+        if let Some(desktop) = &mut self.desktop {
+            desktop.configure(settings.attention_rules(), idle);
         }
         self.model.settings = settings;
         if reconnect {
@@ -581,6 +834,26 @@ impl TidingsApp {
             "frame_max_ms": self.frame_max.as_secs_f64() * 1000.0,
             "frame_total_ms": self.frame_total.as_secs_f64() * 1000.0,
             "items": self.model.store.channels().map(|(_, c)| c.items.len()).sum::<usize>(),
+            "unread": self.model.store.channels().map(|(_, c)| c.unread()).sum::<usize>(),
+            "ticker_enabled": self.model.settings.ticker.enabled,
+            "smartscreen": self.smartscreen.is_some(),
+            "hidden": self.hidden,
+            "notice": self.model.notice,
+            "desktop": self.desktop.as_ref().map(|d| serde_json::json!({
+                "notifications": d.shown,
+                "notifications_unavailable": d.notifications_unavailable,
+                "paused": d.paused(),
+                "tray": d.tray_shown(),
+                "idle_source": d.idle_source.as_ref().map(|s| match s {
+                    Ok(label) => label.clone(),
+                    Err(why) => format!("none: {why}"),
+                }),
+                "away": d.away.as_ref().map(|a| serde_json::json!({
+                    "returned": a.returned,
+                    "items": a.items.iter().map(|(c, n)| (c.as_str().to_owned(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+                    "alerts": a.alerts.iter().map(|(.., title, _)| title.clone()).collect::<Vec<_>>(),
+                })),
+            })),
         });
         let temporary = path.with_extension("tmp");
         if std::fs::write(&temporary, dump.to_string()).is_ok() {
@@ -754,6 +1027,7 @@ impl eframe::App for TidingsApp {
             }
         }
         self.drain();
+        self.update_desktop(ctx);
         self.ticker_clicks();
         self.dump_state();
         if let Some(rect) = ctx.input(|i| i.viewport().outer_rect)
@@ -777,6 +1051,7 @@ impl eframe::App for TidingsApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        self.on_close_request(&ctx);
         let palette = self.palette;
         let mut effects = Vec::new();
         match self.mode {
@@ -843,6 +1118,18 @@ impl eframe::App for TidingsApp {
                 ));
                 for click in strip_clicks {
                     self.show_click(click);
+                }
+                if let Some(desktop) = &mut self.desktop
+                    && let Some(away) = &desktop.away
+                    && away.returned
+                    && self.smartscreen.is_none()
+                {
+                    let dismissed =
+                        away.is_empty() || super::desktop::away_ui(ui, away, &self.model, &palette);
+                    if dismissed {
+                        desktop.away = None;
+                        self.schedule_dump();
+                    }
                 }
                 if let Some(smartscreen) = &mut self.smartscreen {
                     let model = &self.model;

@@ -10,6 +10,7 @@
 //! Views never do I/O: they read the model and return effects, which [`app`] carries out.
 
 pub mod app;
+pub mod desktop;
 pub mod format;
 pub mod icons;
 pub mod model;

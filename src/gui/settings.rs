@@ -28,33 +28,8 @@ pub enum ServerChoice {
     },
 }
 
-/// How much a channel may interrupt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyLevel {
-    /// Never.
-    Off,
-    /// Alerts only.
-    #[default]
-    AlertsOnly,
-    /// Every new item.
-    Everything,
-}
-
-impl NotifyLevel {
-    /// Every level, in menu order.
-    pub const ALL: [Self; 3] = [Self::Off, Self::AlertsOnly, Self::Everything];
-
-    /// Words for the menu.
-    #[must_use]
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Off => "Off",
-            Self::AlertsOnly => "Alerts only",
-            Self::Everything => "Everything",
-        }
-    }
-}
+/// How much a channel may interrupt (the attention rules' per-channel level).
+pub use crate::client::attention::Level as NotifyLevel;
 
 /// One channel's place and treatment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +210,11 @@ pub struct Settings {
     pub smartscreen: SmartScreenSettings,
     /// The look.
     pub theme: ThemeChoice,
+    /// What may interrupt: minimum severity, keywords, quiet hours, coalescing and rate. The
+    /// per-channel levels live in [`Settings::channels`]; per-channel keywords here.
+    pub notifications: crate::client::attention::Rules,
+    /// Start the ticker with the desktop session (an XDG autostart entry).
+    pub autostart: bool,
 }
 
 impl Settings {
@@ -268,6 +248,17 @@ impl Settings {
             }
         }
         ordered
+    }
+
+    /// The attention rules in force: [`Settings::notifications`] with each channel's level
+    /// from [`Settings::channels`].
+    #[must_use]
+    pub fn attention_rules(&self) -> crate::client::attention::Rules {
+        let mut rules = self.notifications.clone();
+        for pref in &self.channels {
+            rules.channels.entry(pref.id.clone()).or_default().level = pref.notify;
+        }
+        rules
     }
 
     /// Whether switching from `self` to `other` needs a new connection (another server or
@@ -436,11 +427,41 @@ mod tests {
                 idle_minutes: 3,
             },
             theme: ThemeChoice::Classic,
+            notifications: crate::client::attention::Rules {
+                min_severity: crate::protocol::Severity::Critical,
+                exclude: vec!["sponsored".to_owned()],
+                quiet_hours: Some(
+                    crate::client::attention::QuietHours::parse("22:00", "07:00").unwrap(),
+                ),
+                ..Default::default()
+            },
+            autostart: true,
         };
         file.save(&settings).unwrap();
         let loaded = file.load();
         assert_eq!(loaded.settings, settings);
         assert!(loaded.warning.is_none());
+    }
+
+    #[test]
+    fn channel_levels_join_the_attention_rules() {
+        let mut settings = Settings::default();
+        settings.notifications.channels.insert(
+            id("tech"),
+            crate::client::attention::ChannelRules {
+                include: vec!["rust".to_owned()],
+                ..Default::default()
+            },
+        );
+        settings.channels = vec![ChannelPref {
+            id: id("tech"),
+            shown: true,
+            notify: NotifyLevel::Everything,
+        }];
+        let rules = settings.attention_rules();
+        assert_eq!(rules.level(&id("tech")), NotifyLevel::Everything);
+        assert_eq!(rules.channels[&id("tech")].include, ["rust"]);
+        assert_eq!(rules.level(&id("world")), NotifyLevel::AlertsOnly);
     }
 
     #[test]

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod app;
 pub mod session;
 pub mod xvfb;
 

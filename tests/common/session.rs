@@ -95,6 +95,75 @@ impl Drop for SessionBus {
     }
 }
 
+/// `dbus-monitor` watching `Notify` calls on a bus (the test bus allows eavesdropping).
+pub struct NotifyMonitor {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NotifyMonitor {
+    /// Starts watching; returns once the monitor is in place.
+    pub fn start(bus: &SessionBus) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("monitor.txt");
+        let child = bus
+            .command("dbus-monitor")
+            .arg("--session")
+            .arg("type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dbus-monitor");
+        // It prints the loss of its own name once it has become a monitor.
+        wait_for(
+            || std::fs::read_to_string(&out).is_ok_and(|text| text.contains("NameLost")),
+            "dbus-monitor to start",
+        );
+        Self {
+            child,
+            out,
+            _dir: dir,
+        }
+    }
+
+    /// The value line after each `"urgency"` hint key seen so far.
+    pub fn urgency_bytes(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        lines
+            .windows(2)
+            .filter(|pair| pair[0].trim() == "string \"urgency\"")
+            .map(|pair| {
+                let value = pair[1].trim();
+                value.trim_start_matches("variant").trim().to_owned()
+            })
+            .collect()
+    }
+
+    /// When each `Notify` call was seen (Unix time in seconds, as dbus-monitor stamps it).
+    pub fn call_times(&self) -> Vec<f64> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.starts_with("method call") && line.contains("member=Notify"))
+            .filter_map(|line| {
+                let time = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("time="))?;
+                time.parse().ok()
+            })
+            .collect()
+    }
+}
+
+impl Drop for NotifyMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The dunst notification daemon on a private bus and X display; killed when dropped.
 pub struct Dunst {
     child: Child,

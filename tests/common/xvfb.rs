@@ -16,7 +16,9 @@ impl Xvfb {
     /// Starts Xvfb at 1280x800x24 on the first free display from :140.
     pub fn start() -> Self {
         for number in 140..240 {
-            if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+            // A lock whose server is gone is stale: Xvfb replaces it.
+            let lock = std::fs::read_to_string(format!("/tmp/.X{number}-lock")).ok();
+            if lock.is_some_and(|pid| Path::new(&format!("/proc/{}", pid.trim())).exists()) {
                 continue;
             }
             let Ok(child) = Command::new("Xvfb")
