@@ -506,6 +506,7 @@ impl TidingsApp {
                 }
             }
             DesktopEvent::IdleSource(source) => {
+                self.model.idle_source = Some(source.clone());
                 if let Some(desktop) = &mut self.desktop {
                     desktop.idle_source = Some(source);
                 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::settings::{Location, Settings};
+use crate::client::attention;
 use crate::client::connection::ConnectionState;
 use crate::client::store::{Store, StoredAlert, StoredItem};
 use crate::protocol::{
@@ -69,11 +70,18 @@ pub enum SettingsTab {
     Channels,
     /// Theme, ticker, SmartScreen.
     Display,
+    /// What may interrupt: severity, quiet hours, keywords, grouping and rate.
+    Notifications,
 }
 
 impl SettingsTab {
     /// Every page, in order.
-    pub const ALL: [Self; 3] = [Self::General, Self::Channels, Self::Display];
+    pub const ALL: [Self; 4] = [
+        Self::General,
+        Self::Channels,
+        Self::Notifications,
+        Self::Display,
+    ];
 
     /// The page's name.
     #[must_use]
@@ -82,6 +90,7 @@ impl SettingsTab {
             Self::General => "General",
             Self::Channels => "Channels",
             Self::Display => "Display",
+            Self::Notifications => "Notifications",
         }
     }
 }
@@ -107,6 +116,29 @@ pub struct SettingsDraft {
     pub error: Option<String>,
     /// The page shown.
     pub tab: SettingsTab,
+    /// Quiet hours on.
+    pub quiet: bool,
+    /// Quiet hours start field, `HH:MM`.
+    pub quiet_start: String,
+    /// Quiet hours end field, `HH:MM`.
+    pub quiet_end: String,
+    /// Words news must mention (comma-separated), empty for all.
+    pub include: String,
+    /// Words that silence news (comma-separated).
+    pub exclude: String,
+}
+
+fn keyword_list(text: &str) -> Result<Vec<String>, String> {
+    let words: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for word in &words {
+        attention::check_keyword(word).map_err(|e| e.to_string())?;
+    }
+    Ok(words)
 }
 
 impl SettingsDraft {
@@ -133,6 +165,17 @@ impl SettingsDraft {
             longitude,
             error: None,
             tab: SettingsTab::default(),
+            quiet: settings.notifications.quiet_hours.is_some(),
+            quiet_start: settings
+                .notifications
+                .quiet_hours
+                .map_or_else(|| "22:00".to_owned(), |q| attention::format_hhmm(q.start)),
+            quiet_end: settings
+                .notifications
+                .quiet_hours
+                .map_or_else(|| "07:00".to_owned(), |q| attention::format_hhmm(q.end)),
+            include: settings.notifications.include.join(", "),
+            exclude: settings.notifications.exclude.join(", "),
         }
     }
 
@@ -188,6 +231,18 @@ impl SettingsDraft {
         settings.ticker.speed = settings.ticker.speed.clamp(10.0, 400.0);
         settings.ticker.max_fps = settings.ticker.max_fps.clamp(5, 60);
         settings.smartscreen.idle_minutes = settings.smartscreen.idle_minutes.clamp(1, 240);
+        let rules = &mut settings.notifications;
+        rules.quiet_hours = if self.quiet {
+            Some(
+                attention::QuietHours::parse(&self.quiet_start, &self.quiet_end)
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            None
+        };
+        rules.include = keyword_list(&self.include)?;
+        rules.exclude = keyword_list(&self.exclude)?;
+        rules.coalesce_seconds = rules.coalesce_seconds.clamp(1, 60);
         Ok(settings)
     }
 
@@ -241,6 +296,8 @@ pub struct Model {
     pub view: ViewState,
     /// A problem worth one line (cache set aside, notification service missing, …).
     pub notice: Option<String>,
+    /// Where idle time comes from (a label), or why there is none; `None` until known.
+    pub idle_source: Option<Result<String, String>>,
     /// The time the frame is drawn at (the clock, injected for tests).
     pub now: DateTime<Utc>,
     /// Item images as textures.
@@ -269,6 +326,7 @@ impl Model {
             settings,
             view: ViewState::default(),
             notice: None,
+            idle_source: None,
             now: Utc::now(),
             thumbnails: super::thumbnails::Thumbnails::default(),
         }

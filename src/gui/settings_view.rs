@@ -48,10 +48,11 @@ pub fn settings_window(
                         units_section(ui, &mut draft);
                     }
                     SettingsTab::Channels => channels_section(ui, model, &mut draft),
+                    SettingsTab::Notifications => notifications_section(ui, &mut draft, palette),
                     SettingsTab::Display => {
                         theme_section(ui, &mut draft);
                         ticker_section(ui, &mut draft);
-                        smartscreen_section(ui, &mut draft);
+                        smartscreen_section(ui, model, &mut draft, palette);
                     }
                 });
             ui.separator();
@@ -276,16 +277,134 @@ fn ticker_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
     });
 }
 
-fn smartscreen_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
+fn smartscreen_section(
+    ui: &mut Ui,
+    model: &Model,
+    draft: &mut super::model::SettingsDraft,
+    palette: &Palette,
+) {
     section(ui, "SmartScreen");
+    let available = !matches!(model.idle_source, Some(Err(_)));
     let smartscreen = &mut draft.settings.smartscreen;
-    ui.checkbox(
-        &mut smartscreen.enabled,
-        "Start the SmartScreen when the computer is idle",
-    );
-    ui.add_enabled_ui(smartscreen.enabled, |ui| {
-        ui.add(egui::Slider::new(&mut smartscreen.idle_minutes, 1..=120).text("idle minutes"));
+    ui.add_enabled_ui(available, |ui| {
+        ui.checkbox(
+            &mut smartscreen.enabled,
+            "Start the SmartScreen when the computer is idle",
+        );
+        ui.add_enabled_ui(smartscreen.enabled, |ui| {
+            ui.add(egui::Slider::new(&mut smartscreen.idle_minutes, 1..=120).text("idle minutes"));
+        });
     });
+    if let Some(Err(why)) = &model.idle_source {
+        ui.label(
+            RichText::new(format!("Not available here: {why}."))
+                .size(size::SMALL)
+                .color(palette.text_weak),
+        );
+    }
+    ui.add_space(GAP / 2.0);
+    ui.checkbox(
+        &mut draft.settings.autostart,
+        "Start the ticker when I log in",
+    );
+}
+
+fn notifications_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, palette: &Palette) {
+    use crate::protocol::Severity;
+    let hint = |ui: &mut Ui, text: &str| {
+        ui.label(
+            RichText::new(text)
+                .size(size::SMALL)
+                .color(palette.text_weak),
+        );
+    };
+    section(ui, "Alerts");
+    let rules = &mut draft.settings.notifications;
+    ui.horizontal(|ui| {
+        ui.label("Interrupt me for alerts from");
+        egui::ComboBox::from_id_salt("min-severity")
+            .selected_text(severity_label(rules.min_severity))
+            .show_ui(ui, |ui| {
+                for severity in [Severity::Notice, Severity::Warning, Severity::Critical] {
+                    ui.selectable_value(
+                        &mut rules.min_severity,
+                        severity,
+                        severity_label(severity),
+                    );
+                }
+            });
+    });
+    hint(
+        ui,
+        "Which channels may interrupt at all is set per channel, on the Channels page.",
+    );
+
+    section(ui, "Quiet hours");
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut draft.quiet, "Quiet from");
+        ui.add_enabled_ui(draft.quiet, |ui| {
+            ui.add(egui::TextEdit::singleline(&mut draft.quiet_start).desired_width(52.0));
+            ui.label("to");
+            ui.add(egui::TextEdit::singleline(&mut draft.quiet_end).desired_width(52.0));
+        });
+    });
+    hint(ui, "Only critical alerts break through quiet hours.");
+
+    section(ui, "Keywords");
+    egui::Grid::new("keyword-grid")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("Only news about");
+            ui.add(
+                egui::TextEdit::singleline(&mut draft.include)
+                    .hint_text("anything (e.g. rust, climate change)")
+                    .desired_width(300.0),
+            );
+            ui.end_row();
+            ui.label("Never about");
+            ui.add(
+                egui::TextEdit::singleline(&mut draft.exclude)
+                    .hint_text("e.g. sponsored, horoscope")
+                    .desired_width(300.0),
+            );
+            ui.end_row();
+        });
+    hint(ui, "Whole words, any case, separated by commas.");
+
+    section(ui, "Grouping and pace");
+    let rules = &mut draft.settings.notifications;
+    ui.horizontal(|ui| {
+        ui.label("Group news arriving within");
+        ui.add(
+            egui::DragValue::new(&mut rules.coalesce_seconds)
+                .range(1..=60)
+                .suffix(" s"),
+        );
+        ui.label("into one notification");
+    });
+    ui.horizontal(|ui| {
+        ui.label("At most");
+        ui.add(egui::DragValue::new(&mut rules.burst).range(1..=50));
+        ui.label("notifications every");
+        ui.add(
+            egui::DragValue::new(&mut rules.per_minutes)
+                .range(1..=120)
+                .suffix(" min"),
+        );
+    });
+    hint(
+        ui,
+        "More news than that is summed up in one notification later.",
+    );
+}
+
+fn severity_label(severity: crate::protocol::Severity) -> &'static str {
+    match severity {
+        crate::protocol::Severity::Info => "Information",
+        crate::protocol::Severity::Notice => "Notices",
+        crate::protocol::Severity::Warning => "Warnings",
+        crate::protocol::Severity::Critical => "Critical only",
+    }
 }
 
 fn theme_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {

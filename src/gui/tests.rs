@@ -346,6 +346,71 @@ fn a_bad_server_address_is_refused_in_the_dialog() {
 }
 
 #[test]
+fn notification_rules_are_edited_and_checked_in_the_dialog() {
+    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    harness.get_by_label("Notifications").click();
+    harness.run_steps(2);
+    harness.get_by_label("Quiet from").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("Only critical alerts break through")
+            .is_some()
+    );
+    // A time that is no time is refused, with the reason.
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.quiet_start = "25:00".to_owned();
+        draft.exclude = "sponsored, horoscope".to_owned();
+    }
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("25:00").is_some());
+    assert!(harness.state().effects.is_empty());
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.quiet_start = "22:30".to_owned();
+    }
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    let applied = harness
+        .state()
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::ApplySettings(settings) => Some(settings.clone()),
+            _ => None,
+        })
+        .expect("settings applied");
+    let quiet = applied.notifications.quiet_hours.expect("quiet hours on");
+    assert_eq!(
+        (quiet.start.to_string(), quiet.end.to_string()),
+        ("22:30:00".to_owned(), "07:00:00".to_owned())
+    );
+    assert_eq!(applied.notifications.exclude, ["sponsored", "horoscope"]);
+}
+
+#[test]
+fn the_smartscreen_setting_says_why_it_is_unavailable() {
+    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    harness.state_mut().model.idle_source = Some(Err("no X server".to_owned()));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    harness.get_by_label("Display").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label("Not available here: no X server.")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label("Start the ticker when I log in")
+            .is_some()
+    );
+}
+
+#[test]
 fn an_alert_shows_as_a_banner_that_opens_it() {
     let mut events = lineup();
     events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
