@@ -4,7 +4,7 @@
 #
 #   scripts/screenshots.sh [target/release/tidings]
 #
-# Needs: xvfb openbox imagemagick xdotool (apt). Nothing here reaches the internet.
+# Needs: xvfb openbox imagemagick xdotool dbus dunst (apt). Nothing here reaches the internet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,11 @@ sleep 1
 DISPLAY="$display" openbox >/dev/null 2>&1 &
 sleep 1
 export DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1
+# A session bus of its own with dunst, as on a desktop (the app's notifications go there).
+dbus-daemon --session --address="unix:path=$work/bus" --nofork --nopidfile >/dev/null 2>&1 &
+sleep 0.5
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
+dunst >/dev/null 2>&1 &
 
 click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-0.8}"; }
 shot() { xdotool mousemove 1279 400; sleep 0.4; still "$1"; }
@@ -50,9 +55,34 @@ for theme in dark light classic; do
   xdotool key 2; sleep 0.5  # back to World
   click 1233 41            # Settings
   shot "settings-$theme"
+  click 662 171            # the Notifications page
+  shot "notifications-$theme"
   xdotool key Escape; sleep 0.5
   xdotool mousemove 1140 41 click 1; sleep 10  # SmartScreen, on its second card
   still "smartscreen-$theme"
   xdotool key Escape; sleep 1
   kill "$app"; wait "$app" 2>/dev/null || true
 done
+
+# "While you were away": the SmartScreen starts after 20 idle seconds (shortened for the
+# screenshot), the demo's stories keep arriving, and moving the mouse brings the summary.
+home="$work/away"
+mkdir -p "$home/config/tidings" "$home/data/tidings" "$home/runtime"
+chmod 700 "$home/runtime"
+printf 'theme = "dark"
+[ticker]
+enabled = true
+position = "bottom"
+' >"$home/config/tidings/settings.toml"
+printf 'window = [0.0, 0.0, 1280.0, 745.0]
+channel = "world"
+' >"$home/data/tidings/window.toml"
+xdotool mousemove 1279 400
+env HOME="$home" XDG_CONFIG_HOME="$home/config" XDG_DATA_HOME="$home/data" \
+  XDG_CACHE_HOME="$home/cache" XDG_RUNTIME_DIR="$home/runtime" RUST_LOG=error \
+  TIDINGS_IDLE_SECONDS=20 "$binary" --demo >/dev/null 2>&1 &
+app=$!
+sleep 55 # 20 s to the SmartScreen, then half a minute of demo stories
+xdotool mousemove 640 300; sleep 1.5
+still "away-dark"
+kill "$app"; wait "$app" 2>/dev/null || true

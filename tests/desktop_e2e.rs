@@ -14,13 +14,11 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use common::app::App;
-use common::session::{Dunst, NotifyMonitor, SessionBus, field, system_python};
+use common::session::{Dunst, NotifyMonitor, SessionBus, TrayPanel, field};
 use common::xvfb::Xvfb;
 use common::*;
 use serde_json::{Value, json};
@@ -204,53 +202,6 @@ async fn quiet_hours_let_only_critical_alerts_through() {
     .await;
 }
 
-/// The stand-in tray panel (`tests/fixtures/sni_host.py`), one command and answer per line.
-struct Panel {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-}
-
-impl Panel {
-    fn start(bus: &SessionBus) -> Self {
-        let mut child = bus
-            .command(system_python())
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sni_host.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the tray panel stand-in");
-        let input = child.stdin.take().unwrap();
-        let mut output = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        output.read_line(&mut line).unwrap();
-        assert!(line.contains("ready"), "panel: {line}");
-        Self {
-            child,
-            input,
-            output,
-        }
-    }
-
-    fn ask(&mut self, command: &str) -> Value {
-        writeln!(self.input, "{command}").unwrap();
-        let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
-        let answer: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-        assert!(answer.get("error").is_none(), "{command}: {answer}");
-        answer
-    }
-}
-
-impl Drop for Panel {
-    fn drop(&mut self) {
-        let _ = writeln!(self.input, "quit");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Asks the window titled exactly `title` to close, as a window manager's close button does
 /// (`WM_DELETE_WINDOW`).
 fn close_window(display: &str, title: &str) {
@@ -290,7 +241,7 @@ fn close_window(display: &str, title: &str) {
 async fn the_tray_shows_state_acts_on_the_app_and_keeps_it_running() {
     let x = Xvfb::start();
     let bus = SessionBus::start();
-    let mut panel = Panel::start(&bus);
+    let mut panel = TrayPanel::start(Some(&bus));
     panel.ask("register-host");
     let home = tempfile::tempdir().unwrap();
     let server = TestServer::start("").await;

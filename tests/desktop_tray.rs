@@ -11,12 +11,11 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::session::{SessionBus, system_python};
+use common::session::{SessionBus, TrayPanel};
 use serde_json::Value;
 use tidings::desktop::tray::{Tray, TrayCommand, TrayState, TrayStatus};
 
@@ -82,7 +81,7 @@ fn tray_in_child_process() {
 
     // A watcher appears (a panel starting late): the item registers with it by itself, but
     // there is no host yet.
-    let mut host = Host::start();
+    let mut host = TrayPanel::start(None);
     let item = host.ask("wait-item");
     assert!(
         item["item"]
@@ -229,72 +228,4 @@ fn has_owner(name: &str) -> bool {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).contains("boolean true")
-}
-
-/// `sni_host.py` as a child process: a command per line in, a JSON answer per line out.
-struct Host {
-    child: Child,
-    stdin: ChildStdin,
-    answers: mpsc::Receiver<String>,
-}
-
-impl Host {
-    fn start() -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sni_host.py");
-        let mut child = Command::new(system_python())
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, answers) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut host = Self {
-            child,
-            stdin,
-            answers,
-        };
-        let ready = host.answer();
-        assert_eq!(ready["ready"], true, "{ready}");
-        host
-    }
-
-    fn answer(&mut self) -> Value {
-        let line = self
-            .answers
-            .recv_timeout(WAIT + Duration::from_secs(2))
-            .expect("an answer from sni_host.py");
-        serde_json::from_str(&line).unwrap()
-    }
-
-    /// Sends `command` and returns the answer; fails the test on an `error` answer.
-    fn ask(&mut self, command: &str) -> Value {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-        let answer = self.answer();
-        assert!(answer.get("error").is_none(), "{command}: {answer}");
-        answer
-    }
-
-    fn quit(mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -342,7 +342,7 @@ impl CallError {
                 let reason = match name.as_str() {
                     "org.freedesktop.DBus.Error.ServiceUnknown"
                     | "org.freedesktop.DBus.Error.NameHasNoOwner" => {
-                        format!("no notification service is running ({SERVICE} has no owner)")
+                        "no notification service is running".to_owned()
                     }
                     other => format!(
                         "the notification service refused {what}: {other}{}",
@@ -454,9 +454,13 @@ impl Worker {
     /// The connection, opened (with its subscription) if there is none.
     async fn connect(&mut self) -> Result<&mut BusLink, CallError> {
         if self.link.is_none() {
-            let link = open_link(&self.target).await.map_err(|error| CallError {
-                reason: format!("cannot reach the D-Bus session bus: {error}"),
-                connection_lost: true,
+            let link = open_link(&self.target).await.map_err(|error| {
+                // The words are for the status line; the details for the log.
+                tracing::info!(%error, "cannot reach the D-Bus session bus");
+                CallError {
+                    reason: "no desktop session bus (D-Bus) to send them on".to_owned(),
+                    connection_lost: true,
+                }
             })?;
             self.link = Some(link);
         }

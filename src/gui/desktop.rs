@@ -125,8 +125,14 @@ pub fn away_ui(
                     .strong(),
             );
             let since = away.since.with_timezone(&Local).format("%H:%M");
+            let total: usize = away.items.values().sum();
+            let stories = match total {
+                0 => String::new(),
+                1 => " · 1 new story".to_owned(),
+                n => format!(" · {n} new stories"),
+            };
             ui.label(
-                RichText::new(format!("Since {since}"))
+                RichText::new(format!("Since {since}{stories}"))
                     .size(size::SMALL)
                     .color(palette.text_weak),
             );
@@ -151,7 +157,16 @@ pub fn away_ui(
             if !away.alerts.is_empty() {
                 ui.add_space(GAP);
             }
-            for (channel, count) in &away.items {
+            // In the user's channel order.
+            let order = model.settings.ordered(&model.store.catalog());
+            let mut counts: Vec<(&ChannelId, &usize)> = away.items.iter().collect();
+            counts.sort_by_key(|(channel, _)| {
+                order
+                    .iter()
+                    .position(|pref| pref.id == **channel)
+                    .unwrap_or(usize::MAX)
+            });
+            for (channel, count) in counts {
                 ui.horizontal(|ui| {
                     let (dot, _) =
                         ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());

@@ -343,9 +343,9 @@ fn notifications_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, p
     ui.horizontal(|ui| {
         ui.checkbox(&mut draft.quiet, "Quiet from");
         ui.add_enabled_ui(draft.quiet, |ui| {
-            ui.add(egui::TextEdit::singleline(&mut draft.quiet_start).desired_width(52.0));
+            ui.add(egui::TextEdit::singleline(&mut draft.quiet_start).desired_width(64.0));
             ui.label("to");
-            ui.add(egui::TextEdit::singleline(&mut draft.quiet_end).desired_width(52.0));
+            ui.add(egui::TextEdit::singleline(&mut draft.quiet_end).desired_width(64.0));
         });
     });
     hint(ui, "Only critical alerts break through quiet hours.");

@@ -5,9 +5,13 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// A private `dbus-daemon --session`; killed when dropped.
 pub struct SessionBus {
@@ -247,4 +251,79 @@ pub fn system_python() -> PathBuf {
     let path = Path::new("/usr/bin/python3");
     assert!(path.exists(), "/usr/bin/python3 is needed here");
     path.to_owned()
+}
+
+/// A stand-in tray panel (`tests/fixtures/sni_host.py`, a StatusNotifierWatcher and host) as a
+/// child process: a command per line in, a JSON answer per line out.
+pub struct TrayPanel {
+    child: Child,
+    stdin: ChildStdin,
+    answers: mpsc::Receiver<String>,
+}
+
+impl TrayPanel {
+    /// Starts the panel on `bus`, or on the session bus of the environment.
+    pub fn start(bus: Option<&SessionBus>) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sni_host.py");
+        let mut command = match bus {
+            Some(bus) => bus.command(system_python()),
+            None => Command::new(system_python()),
+        };
+        let mut child = command
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, answers) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut host = Self {
+            child,
+            stdin,
+            answers,
+        };
+        let ready = host.answer();
+        assert_eq!(ready["ready"], true, "{ready}");
+        host
+    }
+
+    fn answer(&mut self) -> Value {
+        let line = self
+            .answers
+            .recv_timeout(Duration::from_secs(12))
+            .expect("an answer from sni_host.py");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Sends `command` and returns the answer; fails the test on an `error` answer.
+    pub fn ask(&mut self, command: &str) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let answer = self.answer();
+        assert!(answer.get("error").is_none(), "{command}: {answer}");
+        answer
+    }
+
+    /// Asks the panel to exit and waits for it.
+    pub fn quit(mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TrayPanel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -44,7 +44,8 @@ impl Xvfb {
             let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(10) {
-                if socket.exists() {
+                // Accepting connections (a stale socket file of an old server may still be there).
+                if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
                     return xvfb;
                 }
                 if matches!(xvfb.child.try_wait(), Ok(Some(_))) {
