@@ -393,6 +393,9 @@ impl TidingsApp {
                         self.model.cached_at = None;
                     }
                     self.model.set_connection(state);
+                    if let Some(desktop) = &mut self.desktop {
+                        desktop.tray_dirty = true;
+                    }
                     // A new connection starts with history again.
                     self.news_is_live = false;
                     self.schedule_dump();
@@ -475,15 +478,9 @@ impl TidingsApp {
                     self.apply(vec![Effect::OpenLink(link)]);
                 } else if let Some((channel, key)) = super::desktop::target_of(&id) {
                     self.show_window();
-                    self.model.select_channel(channel.clone());
-                    if let Some(key) = key {
-                        self.model.view.item = Some(key.clone());
-                        self.model.view.scroll_to_selection = true;
-                        self.apply(vec![Effect::SetRead {
-                            channel,
-                            key,
-                            read: true,
-                        }]);
+                    match key {
+                        Some(key) => self.select_item(channel, key),
+                        None => self.model.select_channel(channel),
                     }
                 }
             }
@@ -558,6 +555,18 @@ impl TidingsApp {
         self.schedule_dump();
     }
 
+    /// Shows `key` of `channel` in the main window, marked read.
+    fn select_item(&mut self, channel: crate::protocol::ChannelId, key: crate::protocol::ItemKey) {
+        self.model.select_channel(channel.clone());
+        self.model.view.item = Some(key.clone());
+        self.model.view.scroll_to_selection = true;
+        self.apply(vec![Effect::SetRead {
+            channel,
+            key,
+            read: true,
+        }]);
+    }
+
     /// Brings the main window back (from the tray, or from under other windows).
     fn show_window(&mut self) {
         if self.mode != Mode::Normal {
@@ -607,8 +616,11 @@ impl TidingsApp {
         let Some(desktop) = &mut self.desktop else {
             return;
         };
-        if let Some(wait) = desktop.poll() {
+        if let Some(wait) = desktop.poll_if_due() {
             ctx.request_repaint_after(wait.max(Duration::from_millis(20)));
+        }
+        if !desktop.tray_stale() {
+            return;
         }
         let connected = self.model.connection == crate::client::connection::ConnectionState::Live;
         let (state, unread) = super::desktop::tray_state(&self.model.store, connected);
@@ -734,6 +746,7 @@ impl TidingsApp {
         let idle = self.idle_after(&settings);
         if let Some(desktop) = &mut self.desktop {
             desktop.configure(settings.attention_rules(), idle);
+            desktop.tray_dirty = true;
         }
         self.model.settings = settings;
         if reconnect {
@@ -981,14 +994,7 @@ impl TidingsApp {
             }
             return;
         }
-        self.model.select_channel(channel.clone());
-        self.model.view.item = Some(key.clone());
-        self.model.view.scroll_to_selection = true;
-        self.apply(vec![Effect::SetRead {
-            channel,
-            key,
-            read: true,
-        }]);
+        self.select_item(channel, key);
         self.ctx
             .send_viewport_cmd_to(ViewportId::ROOT, ViewportCommand::Minimized(false));
         self.ctx

@@ -110,13 +110,7 @@ pub fn away_ui(
     };
     let mut dismissed = false;
     let response = egui::Modal::new(egui::Id::unique("tidings-away"))
-        .frame(
-            egui::Frame::new()
-                .fill(palette.raised)
-                .stroke(egui::Stroke::new(1.0, palette.border))
-                .corner_radius(10.0)
-                .inner_margin(egui::Margin::same(20)),
-        )
+        .frame(super::theme::dialog_frame(palette))
         .show(ui.ctx(), |ui| {
             ui.set_width(380.0_f32.min(ui.ctx().content_rect().width() - 48.0));
             ui.label(
@@ -223,6 +217,11 @@ pub struct Desktop {
     pub away: Option<Away>,
     /// How many notifications were shown, replaced and withdrawn (the state dump's).
     pub shown: u64,
+    /// When the rules next need a poll (`None`: nothing pending).
+    due: Option<std::time::Instant>,
+    /// The tray needs a fresh status (content, connection or settings changed).
+    pub tray_dirty: bool,
+    tray_checked: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -275,6 +274,9 @@ impl Desktop {
             idle_source: None,
             away: None,
             shown: 0,
+            due: None,
+            tray_dirty: true,
+            tray_checked: None,
         }
     }
 
@@ -291,11 +293,26 @@ impl Desktop {
     pub fn observe(&mut self, changes: &[Change], store: &Store, live: bool) {
         let origin = if live { Origin::Live } else { Origin::Backlog };
         self.attention.observe(changes, store, origin, local_now());
+        self.due = Some(std::time::Instant::now());
+        self.tray_dirty = true;
         if let Some(away) = &mut self.away
             && !away.returned
         {
             away.count(changes, store);
         }
+    }
+
+    /// Polls the rules if something is due (cheap otherwise: every frame calls it); returns
+    /// when to come back.
+    pub fn poll_if_due(&mut self) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        let due = self.due?;
+        if due > now {
+            return Some(due - now);
+        }
+        let wait = self.poll();
+        self.due = wait.map(|wait| now + wait);
+        wait
     }
 
     /// Shows what is due; returns when to come back (for a coalescing window or rate limit).
@@ -320,6 +337,7 @@ impl Desktop {
     pub fn pause(&mut self, on: bool) {
         self.paused_until = on.then(|| Utc::now() + chrono::Duration::hours(1));
         self.attention.pause_until(self.paused_until);
+        self.tray_dirty = true;
     }
 
     /// Whether notifications are paused now.
@@ -349,8 +367,21 @@ impl Desktop {
             .is_some_and(crate::desktop::tray::Tray::host_present)
     }
 
+    /// Whether the tray's status should be worked out again: something changed, or a second
+    /// went by (the retry countdown in its tooltip).
+    #[must_use]
+    pub fn tray_stale(&self) -> bool {
+        self.tray.is_some()
+            && (self.tray_dirty
+                || self
+                    .tray_checked
+                    .is_none_or(|at| at.elapsed() >= Duration::from_secs(1)))
+    }
+
     /// Brings the tray icon up to date (cheap when nothing changed).
     pub fn update_tray(&mut self, status: &TrayStatus) {
+        self.tray_dirty = false;
+        self.tray_checked = Some(std::time::Instant::now());
         if let Some(tray) = &mut self.tray {
             tray.update(status);
         }

@@ -21,13 +21,7 @@ pub fn settings_window(
     let screen = ctx.content_rect();
     let width = 560.0_f32.min(screen.width() - 48.0);
     let modal = egui::Modal::new(egui::Id::unique("settings-dialog"))
-        .frame(
-            egui::Frame::new()
-                .fill(palette.raised)
-                .stroke(egui::Stroke::new(1.0, palette.border))
-                .corner_radius(10.0)
-                .inner_margin(egui::Margin::same(20)),
-        )
+        .frame(super::theme::dialog_frame(palette))
         .show(ctx, |ui| {
             ui.set_width(width);
             ui.horizontal(|ui| {

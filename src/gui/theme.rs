@@ -145,6 +145,15 @@ impl Palette {
     }
 }
 
+/// The frame of a dialog (Settings, "While you were away"): raised, bordered, rounded.
+pub fn dialog_frame(palette: &Palette) -> egui::Frame {
+    egui::Frame::new()
+        .fill(palette.raised)
+        .stroke(egui::Stroke::new(1.0, palette.border))
+        .corner_radius(10.0)
+        .inner_margin(egui::Margin::same(20))
+}
+
 /// Parses a channel colour `#rrggbb`; a neutral grey when malformed.
 #[must_use]
 pub fn channel_colour(text: &str) -> Color32 {
