@@ -23,6 +23,10 @@ use common::xvfb::Xvfb;
 use common::*;
 use serde_json::{Value, json};
 
+/// One desktop at a time: each test runs an app under software GL with its own X server, bus
+/// and daemons; on a 2-core CI machine four at once starve each other's timing.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Writes the app's settings file in `home` (the config directory `app_command` points at).
 fn write_settings(home: &Path, text: &str) {
     let dir = home.join("config").join("tidings");
@@ -79,6 +83,7 @@ async fn settle(app: &mut App) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_news_notifies_once_escaped_coalesced_and_history_stays_silent() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let x = Xvfb::start();
     let bus = SessionBus::start();
     let dunst = Dunst::start(&bus, &x.display);
@@ -158,6 +163,7 @@ async fn live_news_notifies_once_escaped_coalesced_and_history_stays_silent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_hours_let_only_critical_alerts_through() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let x = Xvfb::start();
     let bus = SessionBus::start();
     let dunst = Dunst::start(&bus, &x.display);
@@ -239,6 +245,7 @@ fn close_window(display: &str, title: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_shows_state_acts_on_the_app_and_keeps_it_running() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let x = Xvfb::start();
     let bus = SessionBus::start();
     let mut panel = TrayPanel::start(Some(&bus));
@@ -340,6 +347,7 @@ fn xdotool(display: &str, args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_time_starts_the_smartscreen_and_return_shows_what_arrived() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let x = Xvfb::start();
     let bus = SessionBus::start();
     let home = tempfile::tempdir().unwrap();

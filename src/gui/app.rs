@@ -585,7 +585,8 @@ impl TidingsApp {
     /// Closing the main window hides it in the tray when a tray host shows our icon, and
     /// quits otherwise.
     fn on_close_request(&mut self, ctx: &egui::Context) {
-        if self.quitting
+        if self.hidden
+            || self.quitting
             || self.mode != Mode::Normal
             || !ctx.input(|i| i.viewport().close_requested())
         {
@@ -1034,6 +1035,8 @@ impl eframe::App for TidingsApp {
             }
         }
         self.drain();
+        // Here and in `ui`: eframe runs only `logic` while the window is occluded.
+        self.on_close_request(ctx);
         self.update_desktop(ctx);
         self.ticker_clicks();
         self.dump_state();
