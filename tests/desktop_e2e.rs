@@ -72,6 +72,21 @@ async fn until_notified(dunst: &Dunst, what: &str, test: impl Fn(&[Value]) -> bo
     }
 }
 
+/// Starts the app on `bus` (plus `env`) and lets it take in its stream's history.
+async fn start_app(
+    x: &Xvfb,
+    home: &Path,
+    server: &str,
+    bus: &SessionBus,
+    env: &[(&str, &str)],
+) -> App {
+    let mut all = vec![("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())];
+    all.extend_from_slice(env);
+    let mut app = App::start(x, home, server, &all);
+    settle(&mut app).await;
+    app
+}
+
 /// Lets the app take in its stream's history and switch to live news.
 async fn settle(app: &mut App) {
     app.until("live", |s| {
@@ -99,13 +114,7 @@ async fn live_news_notifies_once_escaped_coalesced_and_history_stays_silent() {
     publish(&server.base, "world", "Old news from before the start").await;
     publish_alert(&server.base, "old", "warning", "An old drill", "").await;
 
-    let mut app = App::start(
-        &x,
-        home.path(),
-        &server.base,
-        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
-    );
-    settle(&mut app).await;
+    let mut app = start_app(&x, home.path(), &server.base, &bus, &[]).await;
     app.until("the old news", |s| {
         s["channels"].as_array().unwrap().iter().any(|c| {
             c["items"]
@@ -181,13 +190,7 @@ async fn quiet_hours_let_only_critical_alerts_through() {
         ),
     );
     let server = TestServer::start("").await;
-    let mut app = App::start(
-        &x,
-        home.path(),
-        &server.base,
-        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
-    );
-    settle(&mut app).await;
+    let mut app = start_app(&x, home.path(), &server.base, &bus, &[]).await;
     for n in 0..3 {
         publish(&server.base, "world", &format!("Quiet item {n}")).await;
     }
@@ -254,13 +257,7 @@ async fn the_tray_shows_state_acts_on_the_app_and_keeps_it_running() {
     let server = TestServer::start("").await;
     publish(&server.base, "world", "Unread one").await;
     publish(&server.base, "world", "Unread two").await;
-    let mut app = App::start(
-        &x,
-        home.path(),
-        &server.base,
-        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
-    );
-    settle(&mut app).await;
+    let mut app = start_app(&x, home.path(), &server.base, &bus, &[]).await;
     app.until("unread items", |s| s["unread"].as_u64() >= Some(2))
         .await;
 
@@ -353,16 +350,14 @@ async fn idle_time_starts_the_smartscreen_and_return_shows_what_arrived() {
     let home = tempfile::tempdir().unwrap();
     let server = TestServer::start("").await;
     xdotool(&x.display, &["mousemove", "--sync", "10", "10"]);
-    let mut app = App::start(
+    let mut app = start_app(
         &x,
         home.path(),
         &server.base,
-        &[
-            ("DBUS_SESSION_BUS_ADDRESS", &bus.address),
-            ("TIDINGS_IDLE_SECONDS", "4"),
-        ],
-    );
-    settle(&mut app).await;
+        &bus,
+        &[("TIDINGS_IDLE_SECONDS", "4")],
+    )
+    .await;
     let state = app
         .until("an idle source", |s| !s["desktop"]["idle_source"].is_null())
         .await;

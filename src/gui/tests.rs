@@ -166,6 +166,19 @@ fn harness_sized(
     harness
 }
 
+/// The settings the dialog's Save applied.
+fn applied_settings(harness: &Harness<'_, App>) -> Settings {
+    harness
+        .state()
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::ApplySettings(settings) => Some(settings.clone()),
+            _ => None,
+        })
+        .expect("settings applied")
+}
+
 #[test]
 fn switching_channels_shows_their_headlines() {
     let mut harness = harness(lineup(), ConnectionState::Live);
@@ -291,15 +304,7 @@ fn settings_round_trip_through_the_dialog() {
     harness.run_steps(2);
     harness.get_by_label("Save").click();
     harness.run_steps(2);
-    let applied = harness
-        .state()
-        .effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::ApplySettings(settings) => Some(settings.clone()),
-            _ => None,
-        })
-        .expect("settings applied");
+    let applied = applied_settings(&harness);
     assert_eq!(applied.theme, ThemeChoice::Light);
     assert_eq!(
         applied.units.temperature,
@@ -373,15 +378,7 @@ fn notification_rules_are_edited_and_checked_in_the_dialog() {
     }
     harness.get_by_label("Save").click();
     harness.run_steps(2);
-    let applied = harness
-        .state()
-        .effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::ApplySettings(settings) => Some(settings.clone()),
-            _ => None,
-        })
-        .expect("settings applied");
+    let applied = applied_settings(&harness);
     let quiet = applied.notifications.quiet_hours.expect("quiet hours on");
     assert_eq!(
         (quiet.start.to_string(), quiet.end.to_string()),
