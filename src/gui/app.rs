@@ -240,7 +240,7 @@ impl TidingsApp {
                 let ctx = app.ctx.clone();
                 Arc::new(move |event| {
                     let _ = inbox.send(Inbox::Desktop(event));
-                    ctx.request_repaint();
+                    ctx.request_repaint_of(ViewportId::ROOT);
                 })
             };
             app.desktop = Some(Desktop::start(
@@ -312,11 +312,14 @@ impl TidingsApp {
         let inbox = self.inbox_tx.clone();
         let ctx = self.ctx.clone();
         self.runtime.spawn(async move {
+            // Always the root viewport by name: from another thread, a plain `request_repaint`
+            // wakes whichever viewport the UI thread is drawing at that instant (often the
+            // ticker window), and the main window would sleep on the news.
             while let Some(update) = updates.recv().await {
                 if inbox.send(Inbox::Feed(generation, update)).is_err() {
                     break;
                 }
-                ctx.request_repaint();
+                ctx.request_repaint_of(ViewportId::ROOT);
             }
         });
         self.link = Some(Link {
@@ -432,7 +435,7 @@ impl TidingsApp {
         }
         if started.elapsed() >= DRAIN_BUDGET {
             // More is waiting: come back next frame instead of freezing this one.
-            self.ctx.request_repaint();
+            self.ctx.request_repaint_of(ViewportId::ROOT);
         }
     }
 
@@ -693,7 +696,7 @@ impl TidingsApp {
                         self.runtime.spawn(async move {
                             let image = super::thumbnails::fetch(http, url.clone()).await;
                             let _ = inbox.send(Inbox::Image(url, image));
-                            ctx.request_repaint();
+                            ctx.request_repaint_of(ViewportId::ROOT);
                         });
                     }
                 }
@@ -797,7 +800,7 @@ impl TidingsApp {
             }
             .await;
             let _ = inbox.send(Inbox::Places(result));
-            ctx.request_repaint();
+            ctx.request_repaint_of(ViewportId::ROOT);
         });
     }
 
