@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "support/config.rs"]
+mod bench_config;
 #[path = "support/procfs.rs"]
 mod procfs;
 #[path = "../tests/common/xvfb.rs"]
@@ -27,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tidings::config::ServerConfig;
-use tidings::config::server::Overrides;
 
 const TOKEN: &str = "bench-token-all-channels";
 const CHANNELS: usize = 10;
@@ -49,16 +50,7 @@ fn config(dir: &Path) -> ServerConfig {
             colours[n % colours.len()]
         ));
     }
-    let raw = ServerConfig::parse(&text, Path::new("bench.toml")).unwrap();
-    ServerConfig::build(
-        raw,
-        &|_| None,
-        &Overrides {
-            listen: Some("127.0.0.1:0".to_owned()),
-            data_dir: Some(dir.to_owned()),
-        },
-    )
-    .unwrap()
+    bench_config::loopback(&text, dir)
 }
 
 /// Publishes `count` items spread over the channels, `concurrency` at a time.

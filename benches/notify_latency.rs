@@ -18,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "support/config.rs"]
+mod bench_config;
 #[path = "support/procfs.rs"]
 mod procfs;
 #[path = "../tests/common/session.rs"]
@@ -32,7 +34,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use session::{Dunst, NotifyMonitor, SessionBus};
 use tidings::config::ServerConfig;
-use tidings::config::server::Overrides;
 
 const TOKEN: &str = "bench-token-alerts";
 /// Alerts measured.
@@ -49,16 +50,7 @@ fn config(dir: &Path) -> ServerConfig {
          [[channels]]\nid = \"alerts\"\ntitle = \"Alerts\"\nkind = \"alerts\"\ncolour = \"#e0564b\"\n\
          [[channels]]\nid = \"world\"\ntitle = \"World\"\ncolour = \"#4a90e2\"\n"
     );
-    let raw = ServerConfig::parse(&text, Path::new("bench.toml")).unwrap();
-    ServerConfig::build(
-        raw,
-        &|_| None,
-        &Overrides {
-            listen: Some("127.0.0.1:0".to_owned()),
-            data_dir: Some(dir.to_owned()),
-        },
-    )
-    .unwrap()
+    bench_config::loopback(&text, dir)
 }
 
 fn unix_now() -> f64 {

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::session::{SessionBus, TrayPanel};
+use common::session::{SessionBus, TrayPanel, name_has_owner};
 use serde_json::Value;
 use tidings::desktop::tray::{Tray, TrayCommand, TrayState, TrayStatus};
 
@@ -216,16 +216,5 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn has_owner(name: &str) -> bool {
-    let out = Command::new("dbus-send")
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
-            &format!("string:{name}"),
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains("boolean true")
+    name_has_owner(Command::new("dbus-send"), name)
 }

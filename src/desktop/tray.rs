@@ -12,7 +12,6 @@
 //! can keep its window open instead of hiding to an invisible tray).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -366,11 +365,10 @@ impl HostWatch {
     fn start() -> Self {
         let present = Arc::new(AtomicBool::new(false));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (first_tx, first_rx) = mpsc::channel::<()>();
         let shared = Arc::clone(&present);
         let thread = std::thread::Builder::new()
             .name("tidings-tray-host".to_owned())
-            .spawn(move || watch_host(&shared, stopped, &first_tx));
+            .spawn(move || watch_host(&shared, stopped));
         let thread = match thread {
             Ok(thread) => Some(thread),
             Err(error) => {
@@ -378,8 +376,9 @@ impl HostWatch {
                 None
             }
         };
-        // The first answer before `start` returns, so the app sees the truth from the start.
-        let _ = first_rx.recv_timeout(HOST_CALL_TIMEOUT * 3);
+        // Not waiting for the first answer: `start` runs on the UI thread at start-up, and a
+        // slow bus could hold the first frame for seconds. Until it answers (within about a
+        // second), there is no host, so closing the window quits.
         Self {
             present,
             stop: Some(stop),
@@ -399,11 +398,7 @@ impl Drop for HostWatch {
     }
 }
 
-fn watch_host(
-    present: &AtomicBool,
-    mut stopped: tokio::sync::oneshot::Receiver<()>,
-    first: &mpsc::Sender<()>,
-) {
+fn watch_host(present: &AtomicBool, mut stopped: tokio::sync::oneshot::Receiver<()>) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -420,12 +415,10 @@ fn watch_host(
             Ok(Ok(connection)) => connection,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "no session bus to look for a tray host on");
-                let _ = first.send(());
                 return;
             }
             Err(_) => {
                 tracing::warn!("the session bus did not answer; not looking for a tray host");
-                let _ = first.send(());
                 return;
             }
         };
@@ -434,7 +427,6 @@ fn watch_host(
                 .await
                 .unwrap_or(false);
             present.store(registered, Ordering::Release);
-            let _ = first.send(());
             tokio::select! {
                 _ = &mut stopped => break,
                 () = tokio::time::sleep(HOST_POLL) => {}
@@ -733,7 +725,8 @@ mod tests {
         assert_eq!(menu_command(&route, "someone-else's-menu"), None);
     }
 
-    /// Writes each icon at 4x (nearest neighbour) to /tmp/tidings-tray-*.png for a look.
+    /// Writes each icon at 4x (nearest neighbour) to `tidings-tray-*.png` in the temporary
+    /// directory, for a look.
     #[test]
     #[ignore = "writes preview images; run by hand when changing the icons"]
     fn write_icon_previews() {
@@ -745,7 +738,8 @@ mod tests {
                 let image = image::RgbaImage::from_fn(big, big, |x, y| {
                     image::Rgba(pixel(&rgba, size, x / scale, y / scale))
                 });
-                let path = format!("/tmp/tidings-tray-{state:?}-{size}.png").to_lowercase();
+                let path = std::env::temp_dir()
+                    .join(format!("tidings-tray-{state:?}-{size}.png").to_lowercase());
                 image.save(&path).unwrap();
             }
         }

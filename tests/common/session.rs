@@ -73,17 +73,7 @@ impl SessionBus {
 
     /// Whether `name` has an owner on this bus.
     pub fn has_owner(&self, name: &str) -> bool {
-        self.command("dbus-send")
-            .args([
-                "--session",
-                "--print-reply",
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.NameHasOwner",
-                &format!("string:{name}"),
-            ])
-            .output()
-            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+        name_has_owner(self.command("dbus-send"), name)
     }
 
     /// Waits until `name` is owned on this bus.
@@ -232,6 +222,22 @@ impl Drop for Dunst {
 /// A field of a `dunstctl history` entry (they are wrapped as `{"type": .., "data": ..}`).
 pub fn field<'a>(entry: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     &entry[name]["data"]
+}
+
+/// Whether `name` has an owner, asked with `dbus_send` (a `dbus-send` command, set up for the
+/// bus to ask: a [`SessionBus::command`], or a plain one for the environment's session bus).
+pub fn name_has_owner(mut dbus_send: Command, name: &str) -> bool {
+    dbus_send
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            &format!("string:{name}"),
+        ])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
 }
 
 fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
