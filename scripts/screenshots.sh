@@ -47,9 +47,9 @@ for theme in dark light classic; do
   echo "$theme:"
   click 490 330            # a headline in World
   shot "main-$theme"
-  click 100 373            # Weather (channel 7 in the column)
+  click 100 453            # Weather (channel 9 in the column)
   shot "weather-$theme"
-  click 100 413            # Alerts
+  click 100 493            # Alerts
   click 480 230            # the warning
   shot "alerts-$theme"
   xdotool key 2; sleep 0.5  # back to World

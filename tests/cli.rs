@@ -157,14 +157,14 @@ async fn demo_mode_serves_fictional_content_that_keeps_coming_with_no_network() 
     let data = dir.path().join("data");
     let server = ChildServer::spawn_with(&config, &data, &["--demo"]);
     let started = chrono::Utc::now();
-    let path = "/v1/stream?channels=welcome,world,tech,science,business,sports,weather,alerts&weather=44.61,-67.22";
+    let path = "/v1/stream?channels=welcome,world,tech,science,health,business,culture,sports,weather,alerts&weather=44.61,-67.22";
     let mut client = SseClient::connect(&server.base, path, None).await;
     assert_eq!(client.status, 200);
     let mut channels = std::collections::BTreeSet::new();
     let (mut weather, mut alert, mut trickled) = (None, None, false);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut last_id = String::new();
-    while !(weather.is_some() && alert.is_some() && trickled && channels.len() == 6) {
+    while !(weather.is_some() && alert.is_some() && trickled && channels.len() == 8) {
         assert!(
             std::time::Instant::now() < deadline,
             "demo content incomplete: weather {}, alert {}, trickled {trickled}, channels {channels:?}",

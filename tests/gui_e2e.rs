@@ -3,7 +3,8 @@
 //! retrying (or offline); the server comes back on the same port and the status line returns to
 //! live with nothing lost and nothing doubled. Also: the docked ticker window reserves its
 //! screen edge. What the window shows is read from the app's state dump
-//! (`TIDINGS_STATE_DUMP`), written from the same model the window draws.
+//! (`TIDINGS_STATE_DUMP`), written from the same model the window draws. And `--demo` fills
+//! every channel from the bundled demo with no network.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -15,6 +16,9 @@ use common::app::App;
 use common::xvfb::Xvfb;
 use common::*;
 use serde_json::Value;
+
+/// Two apps on software GL starve each other on a 2-core machine: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn world_titles(state: &Value) -> Vec<String> {
     state["channels"]
@@ -78,6 +82,7 @@ fn status(state: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_item_reaches_the_window_and_a_server_restart_loses_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let x = Xvfb::start();
     let home = tempfile::tempdir().unwrap();
     let server = TestServer::start("").await;
@@ -145,4 +150,54 @@ async fn a_published_item_reaches_the_window_and_a_server_restart_loses_nothing(
             .any(|t| t == "Second headline after the restart"),
         "the ticker carries it too"
     );
+}
+
+/// `tidings --demo`: the embedded server is fed by the bundled demo (no network), and every
+/// channel of the default line-up fills: stories in each news channel, the Welcome feed, a
+/// five-day forecast for the demo town, the demo's gale warning; then new stories keep coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_fills_every_channel_of_the_lineup_with_no_network() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut app = App::start_with(&x, home.path(), &["--demo"], &[]);
+
+    let news = [
+        "world", "tech", "science", "health", "business", "culture", "sports",
+    ];
+    let items_in = |s: &Value, id: &str| {
+        s["channels"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+            .map_or(0, |c| c["items"].as_array().map_or(0, Vec::len))
+    };
+    let full = app
+        .until("every channel filled", |s| {
+            status(s).starts_with("Live")
+                && news.iter().all(|id| items_in(s, id) >= 5)
+                && items_in(s, "welcome") > 0
+                && s["weather"]["days"].as_u64() >= Some(5)
+                && s["alert"].is_string()
+        })
+        .await;
+    let ids: Vec<&str> = full["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for id in news.iter().chain(&["welcome", "weather", "alerts"]) {
+        assert!(ids.contains(id), "{id} missing from {ids:?}");
+    }
+    assert_eq!(full["weather"]["place"], "Port Tiding, Harbour County");
+    assert!(
+        full["alert"].as_str().unwrap().contains("Gale Warning"),
+        "{}",
+        full["alert"]
+    );
+
+    // A new story trickles in every few seconds.
+    let before = full["items"].as_u64().unwrap();
+    app.until("a new demo story", |s| s["items"].as_u64() > Some(before))
+        .await;
 }

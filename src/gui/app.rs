@@ -857,6 +857,11 @@ impl TidingsApp {
             "smartscreen": self.smartscreen.is_some(),
             "hidden": self.hidden,
             "notice": self.model.notice,
+            "weather": self.model.weather().map(|w| serde_json::json!({
+                "place": self.model.settings.location.as_ref().map(|l| l.name.clone()),
+                "temperature": w.current.temperature,
+                "days": w.daily.len(),
+            })),
             "desktop": self.desktop.as_ref().map(|d| serde_json::json!({
                 "notifications": d.shown,
                 "notifications_unavailable": d.notifications_unavailable,

@@ -50,9 +50,15 @@ fn image(name: &str) -> Option<&'static [u8]> {
         "science-0.jpg",
         "science-1.jpg",
         "science-2.jpg",
+        "health-0.jpg",
+        "health-1.jpg",
+        "health-2.jpg",
         "business-0.jpg",
         "business-1.jpg",
         "business-2.jpg",
+        "culture-0.jpg",
+        "culture-1.jpg",
+        "culture-2.jpg",
         "sports-0.jpg",
         "sports-1.jpg",
         "sports-2.jpg"
@@ -465,13 +471,28 @@ mod tests {
     }
 
     #[test]
-    fn every_demo_channel_has_stories() {
-        assert_eq!(
-            channels(),
-            ["business", "science", "sports", "tech", "world"]
-        );
-        for pool in stories().values() {
-            assert!(pool.len() >= 8);
+    fn every_news_channel_of_the_default_lineup_has_demo_stories_and_pictures() {
+        let raw = ServerConfig::parse("", std::path::Path::new("demo.toml")).unwrap();
+        let overrides = crate::config::server::Overrides {
+            data_dir: Some("demo-data".into()),
+            ..Default::default()
+        };
+        let config = ServerConfig::build(raw, &|_| None, &overrides).unwrap();
+        let fed_from_the_web: Vec<String> = config
+            .channels
+            .iter()
+            .filter(|c| c.info.kind == ChannelKind::News)
+            .filter(|c| c.sources.iter().any(|s| !s.url.starts_with("tidings:")))
+            .map(|c| c.id().as_str().to_owned())
+            .collect();
+        let mut expected = fed_from_the_web.clone();
+        expected.sort();
+        assert_eq!(channels(), expected);
+        for id in &fed_from_the_web {
+            assert!(stories()[id].len() >= 8, "{id} has too few demo stories");
+            for n in 0..3 {
+                assert!(image(&format!("{id}-{n}.jpg")).is_some(), "{id}-{n}.jpg");
+            }
         }
     }
 
@@ -480,11 +501,12 @@ mod tests {
         let start = at("2026-11-27T12:00:00Z");
         assert_eq!(released("world", start, start).len(), INITIAL);
         // Release 1 goes to the first channel (business) after one TRICKLE.
-        let one = start + chrono::Duration::seconds(6);
+        let one = start + chrono::Duration::from_std(TRICKLE).unwrap();
         assert_eq!(released("business", start, one).len(), INITIAL + 1);
         assert_eq!(released("world", start, one).len(), INITIAL);
         // After a full round every channel has one more.
-        let round = start + chrono::Duration::seconds(30);
+        let trickle = chrono::Duration::from_std(TRICKLE).unwrap();
+        let round = start + trickle * i32::try_from(channels().len()).unwrap();
         for channel in channels() {
             let items = released(channel, start, round);
             assert_eq!(items.len(), INITIAL + 1, "{channel}");

@@ -19,10 +19,15 @@ impl App {
     /// Starts `tidings --server <server>` in `home` on `x`, with extra environment `env`
     /// (e.g. a private session bus).
     pub fn start(x: &Xvfb, home: &Path, server: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with(x, home, &["--server", server], env)
+    }
+
+    /// Starts `tidings` with the command-line arguments `args` (e.g. `--demo`).
+    pub fn start_with(x: &Xvfb, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let dump = home.join("state.json");
         let mut command =
             xvfb::app_command(Path::new(env!("CARGO_BIN_EXE_tidings")), &x.display, home);
-        command.args(["--server", server]);
+        command.args(args);
         for (name, value) in env {
             command.env(name, value);
         }
