@@ -33,6 +33,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# A cold test build needs about 4 GB; say so plainly instead of failing deep inside rustc.
+mkdir -p "$CARGO_TARGET_DIR"
+free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
+if [[ -n "$free_kb" ]] && ((free_kb < 5 * 1024 * 1024)); then
+  echo "warning: only $((free_kb / 1024)) MiB free for $CARGO_TARGET_DIR; a cold build needs about 4 GiB" >&2
+fi
+
 if ((run_checks)); then
   scripts/check.sh
 fi
