@@ -2,6 +2,7 @@
 //! requests views return ([`Effect`]). No I/O here and no egui widgets; the app applies effects
 //! (network, files, links) and the tests build a model directly.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,10 @@ pub struct SettingsDraft {
     pub include: String,
     /// Words that silence news (comma-separated).
     pub exclude: String,
+    /// Which channel's keywords the Notifications page edits (`None`: all channels).
+    pub keyword_scope: Option<ChannelId>,
+    /// Per channel: its own include and exclude fields (comma-separated).
+    pub channel_keywords: BTreeMap<ChannelId, (String, String)>,
 }
 
 fn keyword_list(text: &str) -> Result<Vec<String>, String> {
@@ -176,6 +181,19 @@ impl SettingsDraft {
                 .map_or_else(|| "07:00".to_owned(), |q| attention::format_hhmm(q.end)),
             include: settings.notifications.include.join(", "),
             exclude: settings.notifications.exclude.join(", "),
+            keyword_scope: None,
+            channel_keywords: settings
+                .notifications
+                .channels
+                .iter()
+                .filter(|(_, rules)| !rules.include.is_empty() || !rules.exclude.is_empty())
+                .map(|(id, rules)| {
+                    (
+                        id.clone(),
+                        (rules.include.join(", "), rules.exclude.join(", ")),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -242,6 +260,16 @@ impl SettingsDraft {
         };
         rules.include = keyword_list(&self.include)?;
         rules.exclude = keyword_list(&self.exclude)?;
+        for (id, (include, exclude)) in &self.channel_keywords {
+            let in_channel = |e: String| format!("Keywords for the channel “{id}”: {e}");
+            let channel = rules.channels.entry(id.clone()).or_default();
+            channel.include = keyword_list(include).map_err(in_channel)?;
+            channel.exclude = keyword_list(exclude).map_err(in_channel)?;
+        }
+        // Entries left with nothing of their own are noise in settings.toml.
+        rules
+            .channels
+            .retain(|_, c| *c != attention::ChannelRules::default());
         rules.coalesce_seconds = rules.coalesce_seconds.clamp(1, 60);
         Ok(settings)
     }

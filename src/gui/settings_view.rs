@@ -6,6 +6,7 @@ use egui::{Align, Layout, RichText, Ui};
 use super::model::{Effect, Model, PlaceSearch, SettingsTab};
 use super::settings::{NotifyLevel, TemperatureUnit, ThemeChoice, TickerPosition, WindUnit};
 use super::theme::{GAP, Palette, size};
+use crate::protocol::{ChannelId, ChannelKind};
 
 /// Shows the dialog while `model.view.settings` is set.
 pub fn settings_window(
@@ -42,7 +43,9 @@ pub fn settings_window(
                         units_section(ui, &mut draft);
                     }
                     SettingsTab::Channels => channels_section(ui, model, &mut draft),
-                    SettingsTab::Notifications => notifications_section(ui, &mut draft, palette),
+                    SettingsTab::Notifications => {
+                        notifications_section(ui, model, &mut draft, palette);
+                    }
                     SettingsTab::Display => {
                         theme_section(ui, &mut draft);
                         ticker_section(ui, &mut draft);
@@ -218,12 +221,7 @@ fn channels_section(ui: &mut Ui, model: &Model, draft: &mut super::model::Settin
         .show(ui, |ui| {
             let count = order.len();
             for (index, pref) in order.iter_mut().enumerate() {
-                let title = model
-                    .store
-                    .channel(&pref.id)
-                    .and_then(|c| c.info.as_ref())
-                    .map_or_else(|| pref.id.as_str().to_owned(), |i| i.title.clone());
-                ui.checkbox(&mut pref.shown, title);
+                ui.checkbox(&mut pref.shown, channel_title(model, &pref.id));
                 egui::ComboBox::from_id_salt(("notify", pref.id.as_str()))
                     .selected_text(pref.notify.label())
                     .show_ui(ui, |ui| {
@@ -303,7 +301,12 @@ fn smartscreen_section(
     );
 }
 
-fn notifications_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, palette: &Palette) {
+fn notifications_section(
+    ui: &mut Ui,
+    model: &Model,
+    draft: &mut super::model::SettingsDraft,
+    palette: &Palette,
+) {
     use crate::protocol::Severity;
     let hint = |ui: &mut Ui, text: &str| {
         ui.label(
@@ -345,25 +348,24 @@ fn notifications_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, p
     hint(ui, "Only critical alerts break through quiet hours.");
 
     section(ui, "Keywords");
-    egui::Grid::new("keyword-grid")
-        .num_columns(2)
-        .show(ui, |ui| {
-            ui.label("Only news about");
-            ui.add(
-                egui::TextEdit::singleline(&mut draft.include)
-                    .hint_text("anything (e.g. rust, climate change)")
-                    .desired_width(300.0),
-            );
-            ui.end_row();
-            ui.label("Never about");
-            ui.add(
-                egui::TextEdit::singleline(&mut draft.exclude)
-                    .hint_text("e.g. sponsored, horoscope")
-                    .desired_width(300.0),
-            );
-            ui.end_row();
-        });
-    hint(ui, "Whole words, any case, separated by commas.");
+    keywords_editor(ui, model, draft);
+    let scope_title = draft
+        .keyword_scope
+        .as_ref()
+        .map(|id| channel_title(model, id));
+    match scope_title {
+        None => hint(
+            ui,
+            "Whole words, any case, separated by commas. Each channel can have its own.",
+        ),
+        Some(title) => hint(
+            ui,
+            &format!(
+                "{title}: \u{201c}Only news about\u{201d} replaces the list for all channels; \
+                 \u{201c}Never about\u{201d} adds to it."
+            ),
+        ),
+    }
 
     section(ui, "Grouping and pace");
     let rules = &mut draft.settings.notifications;
@@ -390,6 +392,94 @@ fn notifications_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, p
         ui,
         "More news than that is summed up in one notification later.",
     );
+}
+
+/// The keyword fields for all channels, or for the one chosen in the "Keywords for" box.
+fn keywords_editor(ui: &mut Ui, model: &Model, draft: &mut super::model::SettingsDraft) {
+    let news: Vec<ChannelId> = draft
+        .settings
+        .ordered(&model.store.catalog())
+        .into_iter()
+        .map(|pref| pref.id)
+        .filter(|id| {
+            model
+                .store
+                .channel(id)
+                .and_then(|c| c.info.as_ref())
+                .is_none_or(|info| info.kind == ChannelKind::News)
+        })
+        .collect();
+    let scope_label = |scope: &Option<ChannelId>| {
+        scope
+            .as_ref()
+            .map_or_else(|| "All channels".to_owned(), |id| channel_title(model, id))
+    };
+    ui.horizontal(|ui| {
+        let label = ui.label("Keywords for").id;
+        egui::ComboBox::from_id_salt("keyword-scope")
+            .selected_text(scope_label(&draft.keyword_scope))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut draft.keyword_scope, None, "All channels");
+                for id in &news {
+                    let own = draft
+                        .channel_keywords
+                        .get(id)
+                        .is_some_and(|(i, e)| !i.trim().is_empty() || !e.trim().is_empty());
+                    let label = if own {
+                        format!("{} \u{2022}", channel_title(model, id))
+                    } else {
+                        channel_title(model, id)
+                    };
+                    let row =
+                        ui.selectable_value(&mut draft.keyword_scope, Some(id.clone()), label);
+                    if own {
+                        row.on_hover_text("Has keywords of its own");
+                    }
+                }
+            })
+            .response
+            .labelled_by(label);
+    });
+    let (include, exclude, include_hint) = match &draft.keyword_scope {
+        None => (
+            &mut draft.include,
+            &mut draft.exclude,
+            "anything (e.g. rust, climate change)",
+        ),
+        Some(id) => {
+            let (include, exclude) = draft.channel_keywords.entry(id.clone()).or_default();
+            (include, exclude, "as for all channels")
+        }
+    };
+    egui::Grid::new("keyword-grid")
+        .num_columns(2)
+        .show(ui, |ui| {
+            let label = ui.label("Only news about").id;
+            ui.add(
+                egui::TextEdit::singleline(include)
+                    .hint_text(include_hint)
+                    .desired_width(300.0),
+            )
+            .labelled_by(label);
+            ui.end_row();
+            let label = ui.label("Never about").id;
+            ui.add(
+                egui::TextEdit::singleline(exclude)
+                    .hint_text("e.g. sponsored, horoscope")
+                    .desired_width(300.0),
+            )
+            .labelled_by(label);
+            ui.end_row();
+        });
+}
+
+/// A channel's title as the server describes it (its id until then).
+fn channel_title(model: &Model, id: &ChannelId) -> String {
+    model
+        .store
+        .channel(id)
+        .and_then(|c| c.info.as_ref())
+        .map_or_else(|| id.as_str().to_owned(), |info| info.title.clone())
 }
 
 fn severity_label(severity: crate::protocol::Severity) -> &'static str {

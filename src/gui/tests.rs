@@ -388,6 +388,77 @@ fn notification_rules_are_edited_and_checked_in_the_dialog() {
 }
 
 #[test]
+fn each_news_channel_can_have_keywords_of_its_own() {
+    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    harness.get_by_label("Notifications").click();
+    harness.run_steps(2);
+    harness.get_by_label("Keywords for").click();
+    harness.run_steps(2);
+    // The box offers news channels only (weather and alerts have no keywords).
+    let offered =
+        |harness: &Harness<'static, App>, title: &str| harness.get_all_by_label(title).count();
+    assert_eq!(offered(&harness, "Technology"), 2, "the list and the box");
+    assert_eq!(offered(&harness, "Weather"), 1, "only the channel list");
+    harness
+        .get_all_by_label("Technology")
+        .last()
+        .expect("Technology in the box")
+        .click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("Technology: \u{201c}Only news about\u{201d} replaces")
+            .is_some()
+    );
+    // A keyword with no word in it is refused, naming the channel.
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.include = "climate".to_owned();
+        draft.channel_keywords.insert(
+            ChannelId::new("tech").unwrap(),
+            ("rust, !!".to_owned(), String::new()),
+        );
+    }
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("\u{201c}tech\u{201d}")
+            .is_some()
+    );
+    assert!(harness.state().effects.is_empty());
+    // The field typed into is the channel's own, not the list for all channels.
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.channel_keywords.clear();
+    }
+    harness.run_steps(2);
+    let field = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Only news about");
+    field.focus();
+    field.type_text("rust, wasm");
+    harness.run_steps(2);
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    let applied = applied_settings(&harness);
+    assert_eq!(applied.notifications.include, ["climate"]);
+    let tech = &applied.notifications.channels[&ChannelId::new("tech").unwrap()];
+    assert_eq!(tech.include, ["rust", "wasm"]);
+    assert!(
+        !applied
+            .notifications
+            .channels
+            .contains_key(&ChannelId::new("world").unwrap()),
+        "channels with nothing of their own are not written"
+    );
+    // And the rules in force use it.
+    let rules = applied.attention_rules();
+    assert_eq!(
+        rules.channels[&ChannelId::new("tech").unwrap()].include,
+        ["rust", "wasm"]
+    );
+}
+
+#[test]
 fn the_smartscreen_setting_says_why_it_is_unavailable() {
     let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
     harness.state_mut().model.idle_source = Some(Err("no X server".to_owned()));
