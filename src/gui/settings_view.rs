@@ -394,7 +394,7 @@ fn notifications_section(
     );
 }
 
-/// The keyword fields for all channels, or for the one chosen in the "Keywords for" box.
+/// The keyword fields for all channels, or for the one chosen in the "Applies to" box.
 fn keywords_editor(ui: &mut Ui, model: &Model, draft: &mut super::model::SettingsDraft) {
     let news: Vec<ChannelId> = draft
         .settings
@@ -415,7 +415,7 @@ fn keywords_editor(ui: &mut Ui, model: &Model, draft: &mut super::model::Setting
             .map_or_else(|| "All channels".to_owned(), |id| channel_title(model, id))
     };
     ui.horizontal(|ui| {
-        let label = ui.label("Keywords for").id;
+        let label = ui.label("Applies to").id;
         egui::ComboBox::from_id_salt("keyword-scope")
             .selected_text(scope_label(&draft.keyword_scope))
             .show_ui(ui, |ui| {

@@ -394,7 +394,7 @@ fn each_news_channel_can_have_keywords_of_its_own() {
     harness.run_steps(2);
     harness.get_by_label("Notifications").click();
     harness.run_steps(2);
-    harness.get_by_label("Keywords for").click();
+    harness.get_by_label("Applies to").click();
     harness.run_steps(2);
     // The box offers news channels only (weather and alerts have no keywords).
     let offered =
