@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::cells::{CellOutcome, PollCell, cell_coordinates};
+use super::cells::{CellError, CellOutcome, PollCell, cell_coordinates};
 use super::fetch::{Fetched, Fetcher, Validators};
 use super::text::truncate;
 use crate::config::server::AlertSettings;
@@ -420,9 +420,9 @@ impl NwsPoll {
         }
     }
 
-    async fn poll_cell(&self, cell: &ItemKey) -> Result<(), String> {
+    async fn poll_cell(&self, cell: &ItemKey) -> Result<(), CellError> {
         let Some((latitude, longitude)) = cell_coordinates(cell) else {
-            return Err(format!("{cell} is not a location"));
+            return Err(format!("{cell} is not a location").into());
         };
         if self.us_only && !in_nws_area(latitude, longitude) {
             return Ok(()); // outside the NWS's area this source has nothing to say
@@ -443,7 +443,7 @@ impl NwsPoll {
                 body, validators, ..
             }) => (body, validators),
             Ok(Fetched::NotModified { .. }) => return Ok(()),
-            Err(error) => return Err(format!("alerts for {cell}: {error}")),
+            Err(error) => return Err(CellError::fetch(&format!("alerts for {cell}"), &error)),
         };
         let (messages, skipped) =
             parse_active(&body).map_err(|e| format!("alerts for {cell}: {e}"))?;
@@ -497,7 +497,7 @@ impl PollCell for NwsPoll {
     async fn poll(&self, cell: &ItemKey) -> CellOutcome {
         match self.poll_cell(cell).await {
             Ok(()) => CellOutcome::Fresh,
-            Err(message) => CellOutcome::Failed(message),
+            Err(error) => CellOutcome::Failed(error),
         }
     }
 }
