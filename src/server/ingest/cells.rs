@@ -371,6 +371,25 @@ mod tests {
     }
 
     #[test]
+    fn fetch_errors_keep_their_retry_after() {
+        let throttled = CellError::fetch(
+            "weather for 52.5,13.4",
+            &FetchError::Status {
+                status: 429,
+                retry_after: Some(Duration::from_secs(30)),
+            },
+        );
+        assert_eq!(throttled.retry_after, Some(Duration::from_secs(30)));
+        assert_eq!(
+            throttled.message,
+            "weather for 52.5,13.4: the feed server answered 429"
+        );
+        let unreachable = CellError::fetch("alerts", &FetchError::Network("refused".into()));
+        assert_eq!(unreachable.retry_after, None);
+        assert_eq!(CellError::from("bad".to_owned()).retry_after, None);
+    }
+
+    #[test]
     fn next_due_is_the_earliest_cell() {
         let now = Instant::now();
         let mut schedule = CellSchedule::new(Duration::from_secs(900));

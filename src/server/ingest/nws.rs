@@ -4,10 +4,10 @@
 //! Each hazard is one alert, keyed by its VTEC event tracking number (office, phenomenon,
 //! significance, number) so that every later message about it (continuation, extension,
 //! correction) updates it in place; products without VTEC are chained by their CAP
-//! `references`, remembered across restarts in the ingest state file
-//! ([`CapChains`](super::state::CapChains)). A cancel message marks it cancelled (shown briefly,
-//! then removed by the expiry sweep, and not brought back while the cancel stays listed); when a hazard
-//! leaves the active list, or reaches its end time, it is removed. Nothing is duplicated and
+//! `references`, remembered across restarts in the ingest state file ([`CapChains`]). A cancel
+//! message marks it cancelled (shown briefly, then removed by the expiry sweep, and not brought
+//! back while the cancel stays listed); when a hazard leaves the active list, or reaches its end
+//! time, it is removed. Nothing is duplicated and
 //! nothing stale stays. Keys are location-scoped (`@<cell>:…`, see
 //! [`scoped_cell`](crate::server::log::scoped_cell)), so each alert reaches only the clients of
 //! the cell it was fetched for.
