@@ -295,6 +295,86 @@ async fn alerts_have_a_lifecycle_and_items_expire() {
 }
 
 #[tokio::test]
+async fn published_alerts_expire_on_a_live_stream_and_leave_the_snapshot() {
+    let server = TestServer::start("[alerts]\ncancelled_linger_secs = 2\n").await;
+    let mut stream = SseClient::connect(&server.base, "/v1/stream?channels=alerts", None).await;
+    let publish = |alert: Value| {
+        let base = server.base.clone();
+        async move {
+            let (status, _) = publish_json(&base, Some(TOKEN), "alerts", &alert).await;
+            assert!(status == 200 || status == 201, "{status}");
+        }
+    };
+    publish(json!({"title": "Road closed", "key": "road", "severity": "notice"})).await;
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    publish(json!({"title": "Fog", "key": "fog", "severity": "info", "expires": expires})).await;
+    publish(json!({"title": "Storm", "key": "storm", "severity": "warning"})).await;
+    publish(json!({"title": "Storm over", "key": "storm", "status": "cancelled"})).await;
+
+    // The brief alert at its expiry, the cancelled one after the linger: each retracted once,
+    // as an alert, by the expiry sweep.
+    let mut retracted = Vec::new();
+    let mut alerts = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while retracted.len() < 2 {
+        let event = stream
+            .next_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+            .expect("both alerts retracted in time");
+        let data = event.json();
+        match event.event.as_str() {
+            "retract" => {
+                assert_eq!(
+                    (data["kind"].as_str(), data["reason"].as_str()),
+                    (Some("alert"), Some("expired"))
+                );
+                retracted.push(data["key"].as_str().unwrap().to_owned());
+            }
+            "alert" => alerts.push((
+                data["key"].as_str().unwrap().to_owned(),
+                data["status"].as_str().unwrap().to_owned(),
+            )),
+            _ => {}
+        }
+    }
+    retracted.sort();
+    assert_eq!(retracted, ["fog", "storm"]);
+    assert_eq!(
+        alerts,
+        [
+            ("road".to_owned(), "active".to_owned()),
+            ("fog".to_owned(), "active".to_owned()),
+            ("storm".to_owned(), "active".to_owned()),
+            ("storm".to_owned(), "cancelled".to_owned()),
+        ]
+    );
+    assert!(
+        stream
+            .next_within(Duration::from_millis(1500))
+            .await
+            .is_none_or(|e| e.event != "retract"),
+        "retracted once"
+    );
+
+    // A new client's snapshot has the remaining alert only.
+    let mut fresh = SseClient::connect(&server.base, "/v1/stream?channels=alerts", None).await;
+    let mut snapshot = fresh
+        .until(|e| e.event == "alert" && e.json()["key"] == "road")
+        .await;
+    while let Some(event) = fresh.next_within(Duration::from_millis(500)).await {
+        snapshot.push(event);
+    }
+    let keys: Vec<Value> = snapshot
+        .iter()
+        .filter(|e| e.event == "alert" || e.event == "retract")
+        .map(|e| e.json()["key"].clone())
+        .collect();
+    assert_eq!(keys, [json!("road")]);
+    let items = get_json(&format!("{}/v1/channels/alerts/items", server.base)).await;
+    assert_eq!(items["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn read_api_catalog_items_health_metrics() {
     let server = TestServer::start("").await;
     for n in 0..5 {

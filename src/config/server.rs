@@ -128,6 +128,8 @@ pub struct RawWeather {
     pub geocoding_url: Option<String>,
     /// Minutes between refreshes of a cell's weather.
     pub refresh_minutes: Option<u64>,
+    /// Or seconds (for tests and self-hosted stand-ins; not with `refresh_minutes`).
+    pub refresh_secs: Option<u64>,
 }
 
 /// `[alerts]`
@@ -138,6 +140,10 @@ pub struct RawAlerts {
     pub nws_url: Option<String>,
     /// Minutes between checks of a cell's active alerts.
     pub refresh_minutes: Option<u64>,
+    /// Or seconds (for tests and self-hosted stand-ins; not with `refresh_minutes`).
+    pub refresh_secs: Option<u64>,
+    /// Seconds a cancelled alert stays visible, marked cancelled, before it is removed.
+    pub cancelled_linger_secs: Option<u64>,
 }
 
 /// `[limits]`
@@ -288,6 +294,8 @@ pub struct AlertSettings {
     pub nws_url: String,
     /// Time between checks of one cell.
     pub refresh: Duration,
+    /// How long a cancelled alert (from any source, published ones too) stays visible.
+    pub cancelled_linger: Duration,
     /// Ask only for cells inside the area the NWS covers (the US and its territories). Off
     /// only in demo mode, whose recorded alerts are served anywhere.
     pub us_only: bool,
@@ -298,6 +306,7 @@ impl Default for AlertSettings {
         Self {
             nws_url: "https://api.weather.gov".to_owned(),
             refresh: Duration::from_secs(2 * 60),
+            cancelled_linger: Duration::from_secs(15 * 60),
             us_only: true,
         }
     }
@@ -617,15 +626,14 @@ fn build_weather(raw: &RawWeather) -> Result<WeatherSettings, ConfigError> {
             raw.geocoding_url.as_ref(),
             &defaults.geocoding_url,
         )?,
-        refresh: Duration::from_secs(
-            60 * in_range(
-                "weather.refresh_minutes",
-                raw.refresh_minutes,
-                defaults.refresh.as_secs() / 60,
-                5,
-                24 * 60,
-            )?,
-        ),
+        refresh: refresh(
+            "weather",
+            raw.refresh_minutes,
+            raw.refresh_secs,
+            defaults.refresh,
+            5,
+            24 * 60,
+        )?,
     })
 }
 
@@ -633,17 +641,57 @@ fn build_alerts(raw: &RawAlerts) -> Result<AlertSettings, ConfigError> {
     let defaults = AlertSettings::default();
     Ok(AlertSettings {
         nws_url: base_url("alerts.nws_url", raw.nws_url.as_ref(), &defaults.nws_url)?,
-        refresh: Duration::from_secs(
-            60 * in_range(
-                "alerts.refresh_minutes",
-                raw.refresh_minutes,
-                defaults.refresh.as_secs() / 60,
-                1,
-                60,
-            )?,
-        ),
+        refresh: refresh(
+            "alerts",
+            raw.refresh_minutes,
+            raw.refresh_secs,
+            defaults.refresh,
+            1,
+            60,
+        )?,
+        cancelled_linger: Duration::from_secs(in_range(
+            "alerts.cancelled_linger_secs",
+            raw.cancelled_linger_secs,
+            defaults.cancelled_linger.as_secs(),
+            1,
+            24 * 3600,
+        )?),
         us_only: true,
     })
+}
+
+/// A refresh interval given in minutes (`min_minutes..=max_minutes`) or in seconds (from one
+/// second, for tests and local stand-ins, up to the same maximum), not both.
+fn refresh(
+    table: &str,
+    minutes: Option<u64>,
+    secs: Option<u64>,
+    default: Duration,
+    min_minutes: u64,
+    max_minutes: u64,
+) -> Result<Duration, ConfigError> {
+    match (minutes, secs) {
+        (Some(_), Some(_)) => Err(invalid(
+            format!("{table}.refresh_secs"),
+            "set refresh_minutes or refresh_secs, not both",
+        )),
+        (None, Some(secs)) => Ok(Duration::from_secs(in_range(
+            &format!("{table}.refresh_secs"),
+            Some(secs),
+            default.as_secs(),
+            1,
+            max_minutes * 60,
+        )?)),
+        (minutes, None) => Ok(Duration::from_secs(
+            60 * in_range(
+                &format!("{table}.refresh_minutes"),
+                minutes,
+                default.as_secs() / 60,
+                min_minutes,
+                max_minutes,
+            )?,
+        )),
+    }
 }
 
 fn build_stream(raw: &RawStream) -> Result<StreamSettings, ConfigError> {
@@ -945,6 +993,20 @@ mod tests {
         assert_eq!(custom.weather.refresh, Duration::from_secs(1800));
         assert_eq!(custom.alerts.refresh, Duration::from_secs(300));
         assert!(custom.alerts.us_only);
+        let quick = build(
+            "[weather]\nrefresh_secs = 2\n[alerts]\nrefresh_secs = 1\ncancelled_linger_secs = 3",
+        )
+        .unwrap();
+        assert_eq!(quick.weather.refresh, Duration::from_secs(2));
+        assert_eq!(quick.alerts.refresh, Duration::from_secs(1));
+        assert_eq!(quick.alerts.cancelled_linger, Duration::from_secs(3));
+        for bad in [
+            "[alerts]\nrefresh_secs = 60\nrefresh_minutes = 1",
+            "[weather]\nrefresh_secs = 0",
+            "[alerts]\ncancelled_linger_secs = 0",
+        ] {
+            assert!(build(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! talk to subscribers directly (the hub does, fed by the log).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -36,8 +37,6 @@ pub const MAX_BODY_CHARS: usize = 8_000;
 pub const MAX_LINK_BYTES: usize = 2_048;
 /// Longest area or instruction of an alert, in characters.
 pub const MAX_ALERT_TEXT_CHARS: usize = 4_000;
-/// How long a cancelled alert stays visible before it is removed.
-pub const CANCELLED_ALERT_SECS: i64 = 15 * 60;
 
 const WEB_PAGE: &str = include_str!("web/index.html");
 
@@ -497,6 +496,7 @@ fn build_event(
     key: ItemKey,
     existing: Option<&Value>,
     source: &str,
+    cancelled_linger: Duration,
 ) -> (Event, Option<DateTime<Utc>>) {
     let now = Utc::now();
     let published = existing
@@ -511,7 +511,8 @@ fn build_event(
             _ => AlertStatus::Active,
         };
         // A cancelled alert stays visible as cancelled for a while, then goes.
-        let cancel_by = now + chrono::Duration::seconds(CANCELLED_ALERT_SECS);
+        let cancel_by =
+            now + chrono::Duration::from_std(cancelled_linger).unwrap_or(chrono::Duration::zero());
         let expires = match status {
             AlertStatus::Cancelled => {
                 Some(request.expires.map_or(cancel_by, |at| at.min(cancel_by)))
@@ -647,6 +648,7 @@ async fn publish_inner(
         key.clone(),
         existing_value.as_ref(),
         &token.name,
+        state.config.alerts.cancelled_linger,
     );
     let expires_millis = expires.and_then(|at| u64::try_from(at.timestamp_millis()).ok());
     let appended = state

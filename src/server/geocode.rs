@@ -1,6 +1,7 @@
 //! `GET /v1/geocode?q=NAME`: place search for the weather location picker, proxied to the
 //! Open-Meteo geocoding API and cached, so typing a city name in many desktops costs few
-//! upstream requests and no client talks to a third party.
+//! upstream requests and no client talks to a third party. Identical searches that arrive while
+//! the first is still upstream wait for its answer instead of asking again (single flight).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +24,17 @@ pub const DEFAULT_COUNT: usize = 8;
 pub const MAX_COUNT: usize = 20;
 
 type CacheKey = (String, usize, String);
-type Cache = HashMap<CacheKey, (Instant, Arc<GeocodeResponse>)>;
+type Answer = Result<Arc<GeocodeResponse>, String>;
+/// One upstream request that identical searches share.
+type Flight = Arc<tokio::sync::OnceCell<Answer>>;
+
+/// Answers kept, and searches on their way upstream, behind one lock so that a search either
+/// finds the answer, or joins the flight fetching it, or starts that flight: never two.
+#[derive(Debug, Default)]
+struct Cache {
+    answers: HashMap<CacheKey, (Instant, Arc<GeocodeResponse>)>,
+    flights: HashMap<CacheKey, Flight>,
+}
 
 /// The geocoding proxy with its cache.
 #[derive(Debug, Clone)]
@@ -63,7 +74,7 @@ impl Geocoder {
         Self {
             fetcher,
             base_url,
-            cache: Arc::new(Mutex::new(HashMap::new())),
+            cache: Arc::new(Mutex::new(Cache::default())),
         }
     }
 
@@ -76,9 +87,33 @@ impl Geocoder {
         language: &str,
     ) -> Result<Arc<GeocodeResponse>, String> {
         let key = (query.to_lowercase(), count, language.to_owned());
-        if let Some(hit) = self.cached(&key) {
-            return Ok(hit);
-        }
+        let flight = {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, answer)) = cache.answers.get(&key).filter(|(at, _)| at.elapsed() < TTL)
+            {
+                return Ok(Arc::clone(answer));
+            }
+            Arc::clone(cache.flights.entry(key.clone()).or_default())
+        };
+        // If the search that started the flight is dropped (its client went away), the next
+        // waiter takes over the fetch.
+        let answer = flight
+            .get_or_init(|| async {
+                let answer = self.fetch(query, count, language).await;
+                let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Ok(answer) = &answer {
+                    cache.store(key.clone(), Arc::clone(answer));
+                }
+                // Failures are shared with the waiters but not kept: the next search tries again.
+                cache.flights.remove(&key);
+                answer
+            })
+            .await;
+        answer.clone()
+    }
+
+    /// Asks upstream.
+    async fn fetch(&self, query: &str, count: usize, language: &str) -> Answer {
         let mut url = reqwest::Url::parse(&format!("{}/v1/search", self.base_url))
             .map_err(|e| format!("bad geocoding URL: {e}"))?;
         url.query_pairs_mut()
@@ -119,31 +154,24 @@ impl Geocoder {
                 })
                 .collect(),
         });
-        self.store(key, Arc::clone(&answer));
         Ok(answer)
     }
+}
 
-    fn cached(&self, key: &CacheKey) -> Option<Arc<GeocodeResponse>> {
-        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, answer)| Arc::clone(answer))
-    }
-
-    fn store(&self, key: CacheKey, answer: Arc<GeocodeResponse>) {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() >= MAX_ENTRIES {
-            cache.retain(|_, (at, _)| at.elapsed() < TTL);
-            if cache.len() >= MAX_ENTRIES
-                && let Some(oldest) = cache
+impl Cache {
+    fn store(&mut self, key: CacheKey, answer: Arc<GeocodeResponse>) {
+        let answers = &mut self.answers;
+        if answers.len() >= MAX_ENTRIES {
+            answers.retain(|_, (at, _)| at.elapsed() < TTL);
+            if answers.len() >= MAX_ENTRIES
+                && let Some(oldest) = answers
                     .iter()
                     .min_by_key(|(_, (at, _))| *at)
                     .map(|(key, _)| key.clone())
             {
-                cache.remove(&oldest);
+                answers.remove(&oldest);
             }
         }
-        cache.insert(key, (Instant::now(), answer));
+        answers.insert(key, (Instant::now(), answer));
     }
 }

@@ -133,7 +133,7 @@ pub async fn serve(
     {
         Ok(Ok(store)) => Some(store),
         Ok(Err(error)) => {
-            tracing::warn!(%error, "feed validators will not survive restarts");
+            tracing::warn!(%error, "feed validators and CAP chains will not survive restarts");
             None
         }
         Err(_) => None,
@@ -156,7 +156,8 @@ pub async fn serve(
         .collect();
     let mut location_sources = Vec::new();
     if state.config.ingest_enabled {
-        location_sources = spawn_location_sources(&state, &fetcher, &board, &stop_rx);
+        location_sources =
+            spawn_location_sources(&state, &fetcher, &board, saved.as_ref(), &stop_rx);
     }
     let router = api::router(Arc::clone(&state));
     let api_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -196,6 +197,7 @@ fn spawn_location_sources(
     state: &Arc<ServerState>,
     fetcher: &ingest::fetch::Fetcher,
     board: &Arc<ingest::feeds::HealthBoard>,
+    saved: Option<&ingest::state::ValidatorStore>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let first_of = |kind: ChannelKind| {
@@ -235,10 +237,10 @@ fn spawn_location_sources(
         let settings = &state.config.alerts;
         let poll = ingest::nws::NwsPoll::new(
             fetcher.clone(),
-            settings.nws_url.clone(),
+            settings,
             channel.id().clone(),
             Arc::clone(&state.log),
-            settings.us_only,
+            saved.map(ingest::state::ValidatorStore::cap_chains),
         );
         tasks.push(spawn_cells(
             state,

@@ -1,8 +1,8 @@
 //! Per-location sources (weather, severe-weather alerts): fetched only for the cells that
 //! connected clients asked for, each cell on its own schedule, a new cell at once.
 //!
-//! [`CellSchedule`] is the pure part (which cells are due, backoff after failures);
-//! [`run_cells`] drives it from the hub's list of active cells.
+//! [`CellSchedule`] is the pure part (which cells are due, backoff after failures, the
+//! upstream's `Retry-After`); [`run_cells`] drives it from the hub's list of active cells.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,15 +13,20 @@ use futures_util::StreamExt as _;
 use tokio::time::Instant;
 
 use super::feeds::HealthReport;
+use super::fetch::FetchError;
 use crate::protocol::ItemKey;
 use crate::server::hub::Hub;
 
-/// How often the active cells are looked at (a new cell is noticed at once regardless).
+/// Longest wait between looks at the active cells (a new cell is noticed at once, and a cell
+/// due sooner is fetched when due).
 const SCAN_INTERVAL: Duration = Duration::from_secs(5);
 /// Upstream requests in flight at once per source.
 const CONCURRENCY: usize = 4;
-/// First retry after a failure; doubles up to the refresh interval.
+/// First retry after a failure (or the refresh interval, if shorter); doubles up to the refresh
+/// interval.
 const FIRST_RETRY: Duration = Duration::from_secs(60);
+/// Longest `Retry-After` obeyed: a server asking for more is retried after this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
 
 /// When each active cell is next due.
 #[derive(Debug)]
@@ -79,13 +84,16 @@ impl CellSchedule {
         );
     }
 
-    /// Records a failed fetch of `cell` at `now`; retries back off from a minute up to the
-    /// refresh interval.
-    pub fn failed(&mut self, cell: &ItemKey, now: Instant) {
+    /// Records a failed fetch of `cell` at `now`; retries back off from a minute (or the
+    /// refresh interval, if shorter) up to the refresh interval, but never come sooner than the
+    /// upstream's `retry_after` (429, 503) allows.
+    pub fn failed(&mut self, cell: &ItemKey, now: Instant, retry_after: Option<Duration>) {
         let failures = self.cells.get(cell).map_or(0, |s| s.failures) + 1;
-        let wait = FIRST_RETRY
+        let backoff = FIRST_RETRY
+            .min(self.refresh)
             .saturating_mul(1 << (failures - 1).min(10))
-            .min(self.refresh.max(FIRST_RETRY));
+            .min(self.refresh);
+        let wait = backoff.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
         self.cells.insert(
             cell.clone(),
             CellState {
@@ -93,6 +101,12 @@ impl CellSchedule {
                 failures,
             },
         );
+    }
+
+    /// When the earliest known cell is due (`None` with no cells).
+    #[must_use]
+    pub fn next_due(&self) -> Option<Instant> {
+        self.cells.values().map(|state| state.due).min()
     }
 }
 
@@ -103,8 +117,42 @@ pub enum CellOutcome {
     Fresh,
     /// A recent result is already stored; due again at this time.
     FreshUntil(Instant),
-    /// Failed with this message; retried with backoff.
-    Failed(String),
+    /// Failed; retried with backoff, and not before the upstream's `Retry-After`.
+    Failed(CellError),
+}
+
+/// A failed poll of a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    /// What went wrong, for the log and the channel health.
+    pub message: String,
+    /// The upstream's `Retry-After` (429, 503), when it gave one.
+    pub retry_after: Option<Duration>,
+}
+
+impl CellError {
+    /// A fetch that failed with `error`, keeping its `Retry-After`; `context` says what was
+    /// fetched.
+    #[must_use]
+    pub fn fetch(context: &str, error: &FetchError) -> Self {
+        let retry_after = match error {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        Self {
+            message: format!("{context}: {error}"),
+            retry_after,
+        }
+    }
+}
+
+impl From<String> for CellError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            retry_after: None,
+        }
+    }
 }
 
 /// Polls the hub's active cells with `poll` on `schedule` until `shutdown`, and keeps the
@@ -135,17 +183,33 @@ pub async fn run_cells(
                 match outcome {
                     CellOutcome::Fresh => schedule.succeeded(&cell, now),
                     CellOutcome::FreshUntil(at) => schedule.defer(&cell, at),
-                    CellOutcome::Failed(message) => {
-                        tracing::warn!(channel = %health.channel.id, %cell, error = %message, "location source failed");
-                        schedule.failed(&cell, now);
+                    CellOutcome::Failed(CellError {
+                        message,
+                        retry_after,
+                    }) => {
+                        tracing::warn!(
+                            channel = %health.channel.id,
+                            %cell,
+                            error = %message,
+                            retry_after_secs = retry_after.map(|wait| wait.as_secs()),
+                            "location source failed"
+                        );
+                        schedule.failed(&cell, now, retry_after);
                         failure.get_or_insert(message);
                     }
                 }
             }
             health.record(failure).await;
         }
+        // Wake when the next known cell is due (short refresh intervals are honoured), and look
+        // at least every SCAN_INTERVAL for cells that came or went.
+        let wake = schedule
+            .next_due()
+            .map_or(Instant::now() + SCAN_INTERVAL, |due| {
+                due.min(Instant::now() + SCAN_INTERVAL)
+            });
         tokio::select! {
-            () = tokio::time::sleep(SCAN_INTERVAL) => {}
+            () = tokio::time::sleep_until(wake) => {}
             _ = new_cells.changed() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
@@ -227,7 +291,7 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..5 {
             schedule.due(std::slice::from_ref(&berlin), now);
-            schedule.failed(&berlin, now);
+            schedule.failed(&berlin, now, None);
             let mut step = 1;
             while schedule
                 .due(
@@ -243,13 +307,101 @@ mod tests {
         }
         assert_eq!(waits, vec![60, 120, 240, 300, 300]);
         schedule.succeeded(&berlin, now);
-        schedule.failed(&berlin, now);
+        schedule.failed(&berlin, now, None);
         assert!(
             !schedule
                 .due(std::slice::from_ref(&berlin), now + Duration::from_secs(60))
                 .is_empty(),
             "a success resets the backoff"
         );
+    }
+
+    /// How long after `now` the single cell `cell` is due again.
+    fn wait_after(schedule: &mut CellSchedule, cell: &ItemKey, now: Instant) -> Duration {
+        let due = schedule.next_due().unwrap();
+        assert!(schedule.due(std::slice::from_ref(cell), due).contains(cell));
+        due - now
+    }
+
+    #[test]
+    fn retry_after_is_obeyed_and_backoff_resumes_without_it() {
+        let now = Instant::now();
+        let mut schedule = CellSchedule::new(Duration::from_secs(300));
+        let berlin = cell("52.5,13.4");
+        schedule.due(std::slice::from_ref(&berlin), now);
+        // 429 with Retry-After: 20 minutes, past the refresh interval.
+        schedule.failed(&berlin, now, Some(Duration::from_secs(1200)));
+        assert_eq!(
+            wait_after(&mut schedule, &berlin, now),
+            Duration::from_secs(1200)
+        );
+        // A Retry-After shorter than the backoff does not shorten it (second failure: 120 s).
+        schedule.failed(&berlin, now, Some(Duration::from_secs(5)));
+        assert_eq!(
+            wait_after(&mut schedule, &berlin, now),
+            Duration::from_secs(120)
+        );
+        // Without one, the exponential backoff goes on (third failure: 240 s).
+        schedule.failed(&berlin, now, None);
+        assert_eq!(
+            wait_after(&mut schedule, &berlin, now),
+            Duration::from_secs(240)
+        );
+        // An absurd Retry-After is capped.
+        schedule.failed(&berlin, now, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(wait_after(&mut schedule, &berlin, now), MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn short_refresh_intervals_back_off_from_the_interval_itself() {
+        let now = Instant::now();
+        let mut schedule = CellSchedule::new(Duration::from_secs(2));
+        let berlin = cell("52.5,13.4");
+        schedule.due(std::slice::from_ref(&berlin), now);
+        schedule.failed(&berlin, now, None);
+        assert_eq!(
+            wait_after(&mut schedule, &berlin, now),
+            Duration::from_secs(2)
+        );
+        schedule.failed(&berlin, now, Some(Duration::from_secs(7)));
+        assert_eq!(
+            wait_after(&mut schedule, &berlin, now),
+            Duration::from_secs(7)
+        );
+    }
+
+    #[test]
+    fn fetch_errors_keep_their_retry_after() {
+        let throttled = CellError::fetch(
+            "weather for 52.5,13.4",
+            &FetchError::Status {
+                status: 429,
+                retry_after: Some(Duration::from_secs(30)),
+            },
+        );
+        assert_eq!(throttled.retry_after, Some(Duration::from_secs(30)));
+        assert_eq!(
+            throttled.message,
+            "weather for 52.5,13.4: the feed server answered 429"
+        );
+        let unreachable = CellError::fetch("alerts", &FetchError::Network("refused".into()));
+        assert_eq!(unreachable.retry_after, None);
+        assert_eq!(CellError::from("bad".to_owned()).retry_after, None);
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_cell() {
+        let now = Instant::now();
+        let mut schedule = CellSchedule::new(Duration::from_secs(900));
+        assert_eq!(schedule.next_due(), None);
+        let (berlin, paris) = (cell("52.5,13.4"), cell("48.9,2.4"));
+        schedule.due(&[berlin.clone(), paris.clone()], now);
+        schedule.succeeded(&berlin, now);
+        schedule.defer(&paris, now + Duration::from_secs(30));
+        assert_eq!(schedule.next_due(), Some(now + Duration::from_secs(30)));
+        // A cell nobody watches any more does not keep the scheduler awake.
+        schedule.due(std::slice::from_ref(&berlin), now);
+        assert_eq!(schedule.next_due(), Some(now + Duration::from_secs(900)));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! Each hazard is one alert, keyed by its VTEC event tracking number (office, phenomenon,
 //! significance, number) so that every later message about it (continuation, extension,
 //! correction) updates it in place; products without VTEC are chained by their CAP
-//! `references`. A cancel message marks it cancelled (shown briefly, then removed); when a hazard
-//! leaves the active list, or reaches its end time, it is removed. Nothing is duplicated and
+//! `references`, remembered across restarts in the ingest state file ([`CapChains`]). A cancel
+//! message marks it cancelled (shown briefly, then removed by the expiry sweep, and not brought
+//! back while the cancel stays listed); when a hazard leaves the active list, or reaches its end
+//! time, it is removed. Nothing is duplicated and
 //! nothing stale stays. Keys are location-scoped (`@<cell>:…`, see
 //! [`scoped_cell`](crate::server::log::scoped_cell)), so each alert reaches only the clients of
 //! the cell it was fetched for.
@@ -16,17 +18,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::cells::{CellOutcome, PollCell, cell_coordinates};
+use super::cells::{CellError, CellOutcome, PollCell, cell_coordinates};
 use super::fetch::{Fetched, Fetcher, Validators};
+use super::state::CapChains;
 use super::text::truncate;
 use crate::config::server::AlertSettings;
 use crate::protocol::{
     Alert, AlertStatus, ChannelId, Event, ItemKey, Retract, RetractKind, Severity,
 };
-use crate::server::api::{
-    CANCELLED_ALERT_SECS, MAX_ALERT_TEXT_CHARS, MAX_BODY_CHARS, MAX_TITLE_CHARS,
-};
-use crate::server::log::{EventKind, EventLog, NewEvent, StateChange};
+use crate::server::api::{MAX_ALERT_TEXT_CHARS, MAX_BODY_CHARS, MAX_TITLE_CHARS};
+use crate::server::log::{EventKind, EventLog, NewEvent, StateChange, now_millis};
 
 /// Whether a point lies in the area the NWS issues alerts for (the US states and territories,
 /// by bounding boxes; points just across a border get an empty answer, which is harmless).
@@ -239,10 +240,34 @@ fn cell_prefix(cell: &ItemKey) -> String {
     format!("@{cell}:nws:")
 }
 
+/// How [`reconcile`] shapes alerts.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// How long a cancelled alert stays visible (at most until the hazard's own end).
+    pub cancelled_linger: chrono::Duration,
+    /// Whether alerts link to the NWS forecast page for the cell (not for a stand-in such as
+    /// the demo's).
+    pub official: bool,
+}
+
+/// The CAP identifiers [`reconcile`] looks up in its chains for `messages`: each message's own
+/// and those it references.
+#[must_use]
+pub fn chain_ids(messages: &[Message]) -> Vec<String> {
+    let mut ids: Vec<String> = messages
+        .iter()
+        .flat_map(|m| std::iter::once(&m.id).chain(m.references.iter().map(|r| &r.identifier)))
+        .cloned()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Builds the events that bring the stored NWS alerts of `cell` (`existing`) in line with the
 /// active `messages`. Pure, so each lifecycle step is tested directly; `chains` remembers CAP
-/// identifiers seen per hazard across polls. With `official`, alerts link to the NWS forecast
-/// page for the cell (not for a stand-in such as the demo's).
+/// identifiers seen per hazard across polls (the caller loads and saves the entries for
+/// [`chain_ids`] so they outlive a restart).
 #[must_use]
 pub fn reconcile(
     channel: &ChannelId,
@@ -251,7 +276,7 @@ pub fn reconcile(
     messages: &[Message],
     chains: &mut HashMap<String, String>,
     now: DateTime<Utc>,
-    official: bool,
+    rules: Rules,
 ) -> Vec<NewEvent> {
     let mut sorted: Vec<&Message> = messages.iter().filter(|m| m.status == "Actual").collect();
     sorted.sort_by_key(|m| m.sent);
@@ -279,6 +304,12 @@ pub fn reconcile(
         if end.is_some_and(|end| end <= now) {
             continue; // over already: leave it out (and remove it, below)
         }
+        if cancelled && previous.is_none() {
+            // Nothing shown to cancel: never seen, or its cancelled time is over and the sweep
+            // removed it. The NWS lists a cancel until it expires; showing it again would
+            // bring the alert back for another linger.
+            continue;
+        }
         let status = if cancelled {
             AlertStatus::Cancelled
         } else if previous.is_some() || message.message_type == "Update" {
@@ -287,7 +318,7 @@ pub fn reconcile(
             AlertStatus::Active
         };
         let expires = if cancelled {
-            let linger = now + chrono::Duration::seconds(CANCELLED_ALERT_SECS);
+            let linger = now + rules.cancelled_linger;
             match previous {
                 // Seeing the cancel again does not restart its remaining time.
                 Some(p) if p.status == AlertStatus::Cancelled => p.expires,
@@ -321,7 +352,7 @@ pub fn reconcile(
                 .area_desc
                 .as_deref()
                 .map(|a| truncate(a.trim(), MAX_ALERT_TEXT_CHARS)),
-            link: official.then(|| {
+            link: rules.official.then(|| {
                 format!("https://forecast.weather.gov/MapClick.php?lat={latitude}&lon={longitude}")
             }),
             source: Some(
@@ -393,36 +424,65 @@ pub struct NwsPoll {
     pub log: Arc<dyn EventLog>,
     /// Whether cells outside the NWS area are skipped.
     pub us_only: bool,
+    /// How long a cancelled alert stays visible.
+    pub cancelled_linger: std::time::Duration,
     /// Per cell: validators for conditional requests.
     validators: Mutex<HashMap<ItemKey, Validators>>,
     /// CAP identifier → hazard, for products without VTEC.
     chains: Mutex<HashMap<String, String>>,
+    /// Where `chains` is kept across restarts (none: in memory only).
+    saved_chains: Option<CapChains>,
 }
 
 impl NwsPoll {
-    /// A poller for `channel`.
+    /// A poller for `channel` following `settings`, keeping CAP chains in `saved_chains`.
     #[must_use]
     pub fn new(
         fetcher: Fetcher,
-        base_url: String,
+        settings: &AlertSettings,
         channel: ChannelId,
         log: Arc<dyn EventLog>,
-        us_only: bool,
+        saved_chains: Option<CapChains>,
     ) -> Self {
         Self {
             fetcher,
-            base_url,
+            base_url: settings.nws_url.clone(),
             channel,
             log,
-            us_only,
+            us_only: settings.us_only,
+            cancelled_linger: settings.cancelled_linger,
             validators: Mutex::new(HashMap::new()),
             chains: Mutex::new(HashMap::new()),
+            saved_chains,
         }
     }
 
-    async fn poll_cell(&self, cell: &ItemKey) -> Result<(), String> {
+    /// Makes sure `chains` holds what the store knows about `ids` (after a restart, the
+    /// messages an update references were seen by an earlier process).
+    async fn recall_chains(&self, ids: &[String]) {
+        let Some(saved) = &self.saved_chains else {
+            return;
+        };
+        let missing: Vec<String> = {
+            let chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);
+            ids.iter()
+                .filter(|id| !chains.contains_key(*id))
+                .cloned()
+                .collect()
+        };
+        if missing.is_empty() {
+            return;
+        }
+        let found = saved.load(missing).await;
+        let mut chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);
+        for (id, hazard) in found {
+            chains.entry(id).or_insert(hazard);
+        }
+    }
+
+    async fn poll_cell(&self, cell: &ItemKey) -> Result<(), CellError> {
         let Some((latitude, longitude)) = cell_coordinates(cell) else {
-            return Err(format!("{cell} is not a location"));
+            return Err(format!("{cell} is not a location").into());
         };
         if self.us_only && !in_nws_area(latitude, longitude) {
             return Ok(()); // outside the NWS's area this source has nothing to say
@@ -443,7 +503,7 @@ impl NwsPoll {
                 body, validators, ..
             }) => (body, validators),
             Ok(Fetched::NotModified { .. }) => return Ok(()),
-            Err(error) => return Err(format!("alerts for {cell}: {error}")),
+            Err(error) => return Err(CellError::fetch(&format!("alerts for {cell}"), &error)),
         };
         let (messages, skipped) =
             parse_active(&body).map_err(|e| format!("alerts for {cell}: {e}"))?;
@@ -468,21 +528,43 @@ impl NwsPoll {
                 _ => None,
             })
             .collect();
-        let official = self.base_url == AlertSettings::default().nws_url;
-        let events = {
+        let rules = Rules {
+            cancelled_linger: chrono::Duration::from_std(self.cancelled_linger)
+                .unwrap_or(chrono::Duration::zero()),
+            official: self.base_url == AlertSettings::default().nws_url,
+        };
+        let ids = chain_ids(&messages);
+        self.recall_chains(&ids).await;
+        let (events, links) = {
             let mut chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);
-            reconcile(
+            let before: Vec<Option<String>> =
+                ids.iter().map(|id| chains.get(id).cloned()).collect();
+            let events = reconcile(
                 &self.channel,
                 cell,
                 &existing,
                 &messages,
                 &mut chains,
                 Utc::now(),
-                official,
-            )
+                rules,
+            );
+            let links: Vec<(String, String)> = ids
+                .iter()
+                .zip(before)
+                .filter_map(|(id, before)| {
+                    let hazard = chains.get(id)?;
+                    (before.as_ref() != Some(hazard)).then(|| (id.clone(), hazard.clone()))
+                })
+                .collect();
+            (events, links)
         };
         if !events.is_empty() {
             self.log.append(events).await.map_err(|e| e.to_string())?;
+        }
+        if let Some(saved) = &self.saved_chains
+            && !links.is_empty()
+        {
+            saved.save(links, now_millis()).await;
         }
         // Only now: a failed append must not turn the next poll into a 304 that skips it.
         self.validators
@@ -497,7 +579,7 @@ impl PollCell for NwsPoll {
     async fn poll(&self, cell: &ItemKey) -> CellOutcome {
         match self.poll_cell(cell).await {
             Ok(()) => CellOutcome::Fresh,
-            Err(message) => CellOutcome::Failed(message),
+            Err(error) => CellOutcome::Failed(error),
         }
     }
 }
@@ -571,6 +653,8 @@ mod tests {
         cell: ItemKey,
         stored: Vec<Alert>,
         chains: HashMap<String, String>,
+        /// What the ingest state file holds: survives a "restart" (clearing `chains`).
+        saved_chains: HashMap<String, String>,
         now: DateTime<Utc>,
     }
 
@@ -581,6 +665,7 @@ mod tests {
                 cell: ItemKey::new(CELL).unwrap(),
                 stored: Vec::new(),
                 chains: HashMap::new(),
+                saved_chains: HashMap::new(),
                 now: at("2026-06-15T22:50:00Z"),
             }
         }
@@ -589,6 +674,15 @@ mod tests {
         fn poll(&mut self, features: &[Value]) -> Vec<Event> {
             let (messages, skipped) = parse_active(&collection(features)).unwrap();
             assert_eq!(skipped, 0);
+            // As NwsPoll does: recall what the store knows, save what was learnt.
+            let ids = chain_ids(&messages);
+            for id in &ids {
+                if let Some(hazard) = self.saved_chains.get(id) {
+                    self.chains
+                        .entry(id.clone())
+                        .or_insert_with(|| hazard.clone());
+                }
+            }
             let events = reconcile(
                 &self.channel,
                 &self.cell,
@@ -596,8 +690,16 @@ mod tests {
                 &messages,
                 &mut self.chains,
                 self.now,
-                true,
+                Rules {
+                    cancelled_linger: linger(),
+                    official: true,
+                },
             );
+            for id in &ids {
+                if let Some(hazard) = self.chains.get(id) {
+                    self.saved_chains.insert(id.clone(), hazard.clone());
+                }
+            }
             let decoded: Vec<Event> = events
                 .iter()
                 .map(|e| Event::decode(e.kind.as_str(), &e.data).unwrap().unwrap())
@@ -614,6 +716,10 @@ mod tests {
             }
             decoded
         }
+    }
+
+    fn linger() -> chrono::Duration {
+        chrono::Duration::from_std(AlertSettings::default().cancelled_linger).unwrap()
     }
 
     const VTEC_NEW: &str = "/O.NEW.KEAX.SV.W.0045.260615T2245Z-260615T2330Z/";
@@ -730,7 +836,7 @@ mod tests {
         };
         assert_eq!(alert.status, AlertStatus::Cancelled);
         let expires = alert.expires.unwrap();
-        assert!(expires <= rig.now + chrono::Duration::seconds(CANCELLED_ALERT_SECS));
+        assert!(expires <= rig.now + linger());
         // Seeing the cancel again later does not extend its time.
         rig.now += chrono::Duration::seconds(60);
         assert!(rig.poll(&[cancel]).is_empty());
@@ -771,7 +877,10 @@ mod tests {
         assert_eq!(rig.stored[0].severity, Severity::Notice);
         let second = feature("urn:s2", "Update", None, &["urn:s1"], "Statement updated");
         rig.poll(&[second]);
-        rig.chains.clear(); // the server restarted: only the log remains
+        // The server restarted: memory is gone, the log and the ingest state file remain.
+        // (Before the chains were saved, the third message got a new key: a retract plus a
+        // new alert instead of an update.)
+        rig.chains.clear();
         let third = feature(
             "urn:s3",
             "Update",
@@ -780,7 +889,12 @@ mod tests {
             "Statement updated again",
         );
         let events = rig.poll(&[third]);
-        assert_eq!(events.len(), 2, "replaced, not duplicated: {events:?}");
+        let [Event::Alert(alert)] = events.as_slice() else {
+            panic!("one in-place update: {events:?}")
+        };
+        assert_eq!(alert.key, key);
+        assert_eq!(alert.status, AlertStatus::Updated);
+        assert_eq!(alert.title, "Statement updated again");
         assert_eq!(rig.stored.len(), 1);
         // Without the restart the chain keeps one key throughout.
         let mut rig = Rig::new();
@@ -790,6 +904,23 @@ mod tests {
         assert_eq!(rig.stored.len(), 1);
         assert_eq!(rig.stored[0].key, key);
         assert_eq!(rig.stored[0].title, "C");
+    }
+
+    #[test]
+    fn a_cancel_still_listed_after_its_alert_went_does_not_bring_it_back() {
+        let mut rig = Rig::new();
+        rig.poll(&[feature("urn:a1", "Alert", Some(VTEC_NEW), &[], "Warning")]);
+        let cancel = feature("urn:a3", "Cancel", Some(VTEC_CAN), &["urn:a1"], "Cancelled");
+        assert_eq!(rig.poll(std::slice::from_ref(&cancel)).len(), 1);
+        // The expiry sweep removes it when its cancelled time is over...
+        rig.stored.clear();
+        rig.now += linger();
+        // ...and the NWS still listing the cancel does not show it again.
+        assert!(rig.poll(std::slice::from_ref(&cancel)).is_empty());
+        assert!(rig.stored.is_empty());
+        // Nor does a cancel for an alert never shown here.
+        let mut rig = Rig::new();
+        assert!(rig.poll(&[cancel]).is_empty());
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! What the feed pollers remember across restarts: each source's validators (ETag,
-//! Last-Modified), so the first poll after a restart is a cheap 304 instead of a full fetch.
+//! What the ingest pollers remember across restarts: each feed source's validators (ETag,
+//! Last-Modified), so the first poll after a restart is a cheap 304 instead of a full fetch;
+//! and which hazard each NWS CAP message belongs to ([`CapChains`]), so an update that
+//! references only messages seen before a restart still updates its alert in place.
 //!
 //! A small SQLite file of its own (`ingest.sqlite3` in the data directory): this is one
-//! server's politeness towards feed hosts, not part of the shared event log.
+//! server's memory of its upstreams, not part of the shared event log.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -28,6 +31,11 @@ impl ValidatorStore {
                 url           TEXT PRIMARY KEY,
                 etag          TEXT,
                 last_modified TEXT
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS cap_chains (
+                identifier  TEXT PRIMARY KEY,
+                hazard      TEXT NOT NULL,
+                seen_millis INTEGER NOT NULL
             ) WITHOUT ROWID;",
         )?;
         Ok(Self {
@@ -65,6 +73,14 @@ impl ValidatorStore {
         }
     }
 
+    /// The CAP chain memory kept in the same file.
+    #[must_use]
+    pub fn cap_chains(&self) -> CapChains {
+        CapChains {
+            conn: Arc::clone(&self.conn),
+        }
+    }
+
     /// Saves `validators` for `url`. Call only after the document's items were stored.
     pub async fn save(&self, url: &str, validators: &Validators) {
         let conn = Arc::clone(&self.conn);
@@ -81,5 +97,120 @@ impl ValidatorStore {
         if let Ok(Err(error)) = saved {
             tracing::warn!(%error, "cannot save feed validators");
         }
+    }
+}
+
+/// How long a CAP identifier is remembered after it was saved: far longer than any chain of
+/// updates lasts, short enough that the table stays small.
+const CAP_CHAIN_DAYS: u64 = 30;
+
+/// CAP identifier → hazard, for NWS products without VTEC (chained only by `references`).
+#[derive(Debug, Clone)]
+pub struct CapChains {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl CapChains {
+    /// The hazards saved for those of `identifiers` that are known (none on a storage error:
+    /// the worst case is a retract and a new alert instead of an update).
+    pub async fn load(&self, identifiers: Vec<String>) -> HashMap<String, String> {
+        let conn = Arc::clone(&self.conn);
+        let loaded = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut statement =
+                conn.prepare_cached("SELECT hazard FROM cap_chains WHERE identifier = ?1")?;
+            let mut found = HashMap::new();
+            for identifier in identifiers {
+                if let Some(hazard) = statement
+                    .query_row(params![identifier], |row| row.get::<_, String>(0))
+                    .optional()?
+                {
+                    found.insert(identifier, hazard);
+                }
+            }
+            Ok::<_, rusqlite::Error>(found)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(found)) => found,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot read saved CAP chains");
+                HashMap::new()
+            }
+            Err(_) => HashMap::new(),
+        }
+    }
+
+    /// Saves `links` (identifier, hazard) at `now_millis`, and forgets identifiers saved more
+    /// than a month before.
+    pub async fn save(&self, links: Vec<(String, String)>, now_millis: u64) {
+        let conn = Arc::clone(&self.conn);
+        let now = i64::try_from(now_millis).unwrap_or(i64::MAX);
+        let forget_before =
+            now.saturating_sub(i64::try_from(CAP_CHAIN_DAYS * 86_400_000).unwrap_or(i64::MAX));
+        let saved = tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let transaction = conn.transaction()?;
+            {
+                let mut statement = transaction.prepare_cached(
+                    "INSERT INTO cap_chains (identifier, hazard, seen_millis) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (identifier) DO UPDATE SET hazard = excluded.hazard,
+                     seen_millis = excluded.seen_millis",
+                )?;
+                for (identifier, hazard) in links {
+                    statement.execute(params![identifier, hazard, now])?;
+                }
+            }
+            transaction.execute(
+                "DELETE FROM cap_chains WHERE seen_millis < ?1",
+                params![forget_before],
+            )?;
+            transaction.commit()
+        })
+        .await;
+        if let Ok(Err(error)) = saved {
+            tracing::warn!(%error, "cannot save CAP chains");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cap_chains_survive_reopening_and_old_ones_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ingest.sqlite3");
+        let day = 86_400_000;
+        {
+            let chains = ValidatorStore::open(&path).unwrap().cap_chains();
+            chains
+                .save(vec![("urn:s1".into(), "urn:s1".into())], 10 * day)
+                .await;
+            chains
+                .save(
+                    vec![
+                        ("urn:s2".into(), "urn:s1".into()),
+                        ("urn:t1".into(), "urn:t1".into()),
+                    ],
+                    20 * day,
+                )
+                .await;
+        }
+        let chains = ValidatorStore::open(&path).unwrap().cap_chains();
+        let found = chains
+            .load(vec!["urn:s1".into(), "urn:s2".into(), "urn:x".into()])
+            .await;
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found["urn:s2"], "urn:s1");
+        // A month after urn:s1 and urn:s2 were saved, they go; urn:t1, saved again, stays.
+        chains
+            .save(vec![("urn:t1".into(), "urn:t1".into())], 55 * day)
+            .await;
+        let found = chains
+            .load(vec!["urn:s1".into(), "urn:s2".into(), "urn:t1".into()])
+            .await;
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["urn:t1"]);
     }
 }

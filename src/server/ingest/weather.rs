@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::cells::{CellOutcome, PollCell, cell_coordinates};
+use super::cells::{CellError, CellOutcome, PollCell, cell_coordinates};
 use super::fetch::{Fetched, Fetcher, Validators};
 use crate::protocol::{
     ChannelId, Condition, CurrentWeather, DailyForecast, Event, ItemKey, WeatherReport,
@@ -186,7 +186,7 @@ pub struct WeatherPoll {
 }
 
 impl WeatherPoll {
-    async fn poll_cell(&self, cell: &ItemKey) -> Result<CellOutcome, String> {
+    async fn poll_cell(&self, cell: &ItemKey) -> Result<CellOutcome, CellError> {
         let stored = self
             .log
             .entry(&self.channel, EventKind::Weather, cell)
@@ -206,13 +206,15 @@ impl WeatherPoll {
             }
         }
         let Some((latitude, longitude)) = cell_coordinates(cell) else {
-            return Err(format!("{cell} is not a location"));
+            return Err(format!("{cell} is not a location").into());
         };
         let url = forecast_url(&self.base_url, latitude, longitude);
         let body = match self.fetcher.fetch(&url, &Validators::default()).await {
             Ok(Fetched::Modified { body, .. }) => body,
             Ok(Fetched::NotModified { .. }) => return Ok(CellOutcome::Fresh),
-            Err(error) => return Err(format!("weather for {cell}: {error}")),
+            Err(error) => {
+                return Err(CellError::fetch(&format!("weather for {cell}"), &error));
+            }
         };
         let report = parse_forecast(&body, &self.channel, cell)
             .map_err(|e| format!("weather for {cell}: {e}"))?;
