@@ -269,26 +269,26 @@ async fn after_a_restart_the_first_poll_is_a_cheap_304() {
 
 #[tokio::test]
 async fn the_poller_waits_as_the_server_asks_backs_off_and_resets_after_a_success() {
-    // Each request takes the next scripted answer: (status, extra header).
-    let script: Arc<Mutex<Vec<(StatusCode, Option<(header::HeaderName, &'static str)>)>>> =
-        Arc::new(Mutex::new(vec![
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some((header::RETRY_AFTER, "7200")),
-            ),
-            (StatusCode::INTERNAL_SERVER_ERROR, None),
-            (StatusCode::INTERNAL_SERVER_ERROR, None),
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                Some((header::RETRY_AFTER, "60")),
-            ),
-            (
-                StatusCode::OK,
-                Some((header::CACHE_CONTROL, "max-age=3600")),
-            ),
-            (StatusCode::INTERNAL_SERVER_ERROR, None),
-            (StatusCode::OK, Some((header::CACHE_CONTROL, "max-age=60"))),
-        ]));
+    // Each request takes the next scripted answer: a status and perhaps one header.
+    type Answer = (StatusCode, Option<(header::HeaderName, &'static str)>);
+    let script: Arc<Mutex<Vec<Answer>>> = Arc::new(Mutex::new(vec![
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some((header::RETRY_AFTER, "7200")),
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some((header::RETRY_AFTER, "60")),
+        ),
+        (
+            StatusCode::OK,
+            Some((header::CACHE_CONTROL, "max-age=3600")),
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (StatusCode::OK, Some((header::CACHE_CONTROL, "max-age=60"))),
+    ]));
     let answers = Arc::clone(&script);
     let router = Router::new().route(
         "/feed.xml",
