@@ -90,7 +90,8 @@ async fn polls_add_update_skip_and_survive_restarts_without_reannouncing() {
          <item><title>&lt;p&gt;Heavy &lt;b&gt;HTML&lt;/b&gt;&lt;/p&gt;</title><guid>b</guid>\
            <description>&lt;div class=&quot;x&quot;&gt;&lt;img src=&quot;p.gif&quot;&gt;Para one&lt;/div&gt;&lt;style&gt;.x{}&lt;/style&gt;&lt;p&gt;Para&amp;nbsp;two&lt;/p&gt;</description></item>\
          <item><title>No guid no link</title></item>\
-         <item><title>Link only</title><link>https://news.example/l</link></item>",
+         <item><title>Link only</title><link>https://news.example/l</link></item>\
+         <item><guid>nothing-to-show</guid></item>",
     );
     let base = serve_fixture(fixture.clone()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -103,6 +104,7 @@ async fn polls_add_update_skip_and_survive_restarts_without_reannouncing() {
     let (first, next) = poller.poll(&fetcher, &log).await;
     let first = first.unwrap();
     assert_eq!((first.added, first.updated, first.unchanged), (4, 0, 0));
+    assert_eq!(first.skipped, 1, "the entry with nothing to show is counted");
     assert_eq!(next, Duration::from_secs(900));
     let entries = log.entries(&channel, 10).await.unwrap();
     let heavy = entries

@@ -37,6 +37,8 @@ pub struct PollOutcome {
     pub unchanged: usize,
     /// The document was not modified (304).
     pub not_modified: bool,
+    /// Entries in the document that gave no item (no title, text or link; or unreadable).
+    pub skipped: usize,
 }
 
 /// One source's polling state.
@@ -97,9 +99,10 @@ impl SourcePoller {
                     Ok(feed) => {
                         self.validators = validators;
                         let name = self.source.name.clone().or(feed.title);
+                        let skipped = feed.skipped + feed.unread;
                         self.store(feed.items, name, log)
                             .await
-                            .map(|outcome| (outcome, max_age))
+                            .map(|outcome| (PollOutcome { skipped, ..outcome }, max_age))
                             .map_err(|e| {
                                 // Our own storage failing is not the feed's fault: try again soon.
                                 (e.to_string(), None)
