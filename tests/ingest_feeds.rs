@@ -104,7 +104,10 @@ async fn polls_add_update_skip_and_survive_restarts_without_reannouncing() {
     let (first, next) = poller.poll(&fetcher, &log).await;
     let first = first.unwrap();
     assert_eq!((first.added, first.updated, first.unchanged), (4, 0, 0));
-    assert_eq!(first.skipped, 1, "the entry with nothing to show is counted");
+    assert_eq!(
+        first.skipped, 1,
+        "the entry with nothing to show is counted"
+    );
     assert_eq!(next, Duration::from_secs(900));
     let entries = log.entries(&channel, 10).await.unwrap();
     let heavy = entries

@@ -67,6 +67,8 @@ pub enum Repair {
     RssVersion,
     /// An old namespace (Atom 0.3, RSS 0.90, RSS 2.0 with a namespace) read as the current one.
     Namespace,
+    /// A UTF-16 or UTF-32 document (which feed-rs cannot read) turned into UTF-8.
+    Transcoded,
 }
 
 impl std::fmt::Display for Repair {
@@ -75,6 +77,7 @@ impl std::fmt::Display for Repair {
             Self::StrayAmpersands => "stray '&' characters escaped",
             Self::RssVersion => "<rss> without a version read as RSS 2.0",
             Self::Namespace => "an old feed namespace read as its current one",
+            Self::Transcoded => "UTF-16 or UTF-32 read as UTF-8",
         })
     }
 }
@@ -95,6 +98,15 @@ pub fn parse_feed(
         .id_generator(|_links, _title, _uri| NO_GUID.to_owned())
         .build();
     let mut repairs = Vec::new();
+    // Before feed-rs sees it: quick-xml panics on UTF-16 without a byte order mark.
+    let transcoded = wide_to_utf8(bytes);
+    let bytes = match &transcoded {
+        Some(text) => {
+            repairs.push(Repair::Transcoded);
+            text.as_slice()
+        }
+        None => bytes,
+    };
     // feed-rs ignores every element outside the namespaces it knows, so an old namespace
     // would make a feed look empty: read it as the namespace it became.
     let renamed = canonical_namespaces(bytes);
@@ -105,15 +117,15 @@ pub fn parse_feed(
         }
         None => bytes,
     };
-    let first = match parser.parse(bytes) {
+    let first = match parse_guarded(&parser, bytes) {
         Ok(feed) => return Ok(map_feed(&feed, bytes, repairs, source_url, channel, now)),
         Err(error) => error,
     };
-    let root = root_element(bytes);
     // Browsers shrug at a bare `&` and at `<rss>` without a version; XML parsers and feed-rs do
     // not. Repair what applies and retry once.
     let repairs_before = repairs.len();
     let mut fixed = bytes.to_vec();
+    let root = root_element(&fixed);
     if let Some(root) = &root
         && root.name == "rss"
         && root.attribute("version").is_none()
@@ -129,7 +141,7 @@ pub fn parse_feed(
     let second = if repairs.len() == repairs_before {
         first
     } else {
-        match parser.parse(fixed.as_slice()) {
+        match parse_guarded(&parser, &fixed) {
             Ok(feed) => return Ok(map_feed(&feed, &fixed, repairs, source_url, channel, now)),
             // What is still wrong once the repairable is repaired: the real fault.
             Err(error) => error,
@@ -153,7 +165,14 @@ pub fn parse_feed(
                 ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
                     not_a_feed(bytes, root.as_ref())
                 }
-                other => other.to_string(),
+                other => {
+                    let message = other.to_string();
+                    if message.contains("before end of input") {
+                        format!("{message} (the document ends early: was it cut short?)")
+                    } else {
+                        message
+                    }
+                }
             };
             // Legacy encodings without a declaration (feedparser guesses them with chardet)
             // are the usual reason a feed-looking document cannot be read.
@@ -166,6 +185,22 @@ pub fn parse_feed(
             }
         }
     }
+}
+
+/// feed-rs's parse, with a panic in it (quick-xml has had some on odd input) turned into an
+/// error: one bad document must not end a source's polling task.
+fn parse_guarded(
+    parser: &feed_rs::parser::Parser,
+    bytes: &[u8],
+) -> Result<feed_rs::model::Feed, ParseFeedError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes))).unwrap_or_else(
+        |_| {
+            Err(ParseFeedError::ParseError(ParseErrorKind::IllegalState {
+                position: 0,
+                reference: "the XML parser failed on this document".to_owned(),
+            }))
+        },
+    )
 }
 
 /// What to say when feed-rs found no feed: its own "no root element" is untrue for most such
@@ -200,6 +235,71 @@ fn not_a_feed(bytes: &[u8], root: Option<&RootElement>) -> String {
         }
         None => "the document is neither XML nor JSON".to_owned(),
     }
+}
+
+/// A UTF-16 or UTF-32 document as UTF-8, its XML declaration saying so; `None` for anything
+/// else. Recognised by byte order mark or by how `<` is encoded (XML 1.0, appendix F).
+fn wide_to_utf8(bytes: &[u8]) -> Option<Vec<u8>> {
+    let (unit, big_endian, bom) = match bytes {
+        [0, 0, 0xfe, 0xff, ..] => (4, true, 4),
+        [0xff, 0xfe, 0, 0, ..] => (4, false, 4),
+        [0xfe, 0xff, ..] => (2, true, 2),
+        [0xff, 0xfe, ..] => (2, false, 2),
+        [0, 0, 0, b'<', ..] => (4, true, 0),
+        [b'<', 0, 0, 0, ..] => (4, false, 0),
+        [0, b'<', ..] => (2, true, 0),
+        [b'<', 0, ..] => (2, false, 0),
+        _ => return None,
+    };
+    let body = bytes.get(bom..)?;
+    let text: String = if unit == 2 {
+        let units = body.chunks_exact(2).filter_map(|pair| {
+            let pair = <[u8; 2]>::try_from(pair).ok()?;
+            Some(if big_endian {
+                u16::from_be_bytes(pair)
+            } else {
+                u16::from_le_bytes(pair)
+            })
+        });
+        char::decode_utf16(units).collect::<Result<_, _>>().ok()?
+    } else {
+        body.chunks_exact(4)
+            .map(|quad| {
+                let quad = <[u8; 4]>::try_from(quad).ok()?;
+                char::from_u32(if big_endian {
+                    u32::from_be_bytes(quad)
+                } else {
+                    u32::from_le_bytes(quad)
+                })
+            })
+            .collect::<Option<_>>()?
+    };
+    // The declaration still names the old encoding, which feed-rs would decode by again.
+    let text = match text
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>"))
+    {
+        Some((declaration, rest)) => {
+            let declaration = match declaration.find("encoding") {
+                Some(at) => {
+                    let (before, after) = declaration.split_at(at);
+                    let value_end = after
+                        .char_indices()
+                        .filter(|(_, c)| *c == '"' || *c == '\'')
+                        .nth(1)
+                        .map_or(after.len(), |(index, _)| index + 1);
+                    format!(
+                        "{before}encoding=\"UTF-8\"{}",
+                        after.get(value_end..).unwrap_or("")
+                    )
+                }
+                None => declaration.to_owned(),
+            };
+            format!("<?xml{declaration}?>{rest}")
+        }
+        None => text,
+    };
+    Some(text.into_bytes())
 }
 
 /// Old or unofficial namespace URIs and what feed-rs knows them as (feedparser reads them the
@@ -826,5 +926,47 @@ mod tests {
         assert!(error(b"hello").contains("neither XML nor JSON"));
         assert!(error(b"<!-- nothing -->").contains("only comments"));
         assert!(!error(b"<html/>").contains("no root element"));
+    }
+
+    #[test]
+    fn utf16_and_utf32_documents_are_read() {
+        let feed = r#"<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>Wide</title><item><title>Grüße</title><guid>1</guid></item></channel></rss>"#;
+        let utf16le: Vec<u8> = [0xff_u8, 0xfe]
+            .into_iter()
+            .chain(feed.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let utf16be_no_bom: Vec<u8> = feed.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let utf32be: Vec<u8> = [0_u8, 0, 0xfe, 0xff]
+            .into_iter()
+            .chain(feed.chars().flat_map(|c| u32::from(c).to_be_bytes()))
+            .collect();
+        // UTF-16 without a byte order mark made quick-xml panic inside feed-rs.
+        for document in [utf16le, utf16be_no_bom, utf32be] {
+            let parsed = parse_feed(&document, "https://x.org/f", &world(), now()).unwrap();
+            assert_eq!(parsed.repairs, [Repair::Transcoded]);
+            assert_eq!(parsed.title.as_deref(), Some("Wide"));
+            assert_eq!(parsed.items[0].title, "Grüße");
+        }
+    }
+
+    #[test]
+    fn a_document_cut_short_says_so() {
+        let error = parse_feed(
+            b"<rss version=\"2.0\"><channel><title>T</title><item><title>A</tit",
+            "https://x.org/f",
+            &world(),
+            now(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("ends early"), "{error}");
+    }
+
+    #[test]
+    fn a_panic_in_the_xml_parser_is_an_error() {
+        // quick-xml panics on UTF-16 without a byte order mark when feed-rs hands it over.
+        let document = r#"<?xml version="1.0" encoding="utf-16"?><rss version="2.0"/>"#;
+        let utf16be: Vec<u8> = document.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let parser = feed_rs::parser::Builder::new().build();
+        assert!(parse_guarded(&parser, &utf16be).is_err());
     }
 }
