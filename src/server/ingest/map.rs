@@ -302,14 +302,13 @@ fn wide_to_utf8(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(text.into_bytes())
 }
 
+/// The Atom 0.3 namespace, quoted as in an attribute.
+const ATOM_03: &str = "\"http://purl.org/atom/ns#\"";
+
 /// Old or unofficial namespace URIs and what feed-rs knows them as (feedparser reads them the
 /// same way).
 const NAMESPACE_ALIASES: &[(&str, &str)] = &[
-    // Atom 0.3.
-    (
-        "\"http://purl.org/atom/ns#\"",
-        "\"http://www.w3.org/2005/Atom\"",
-    ),
+    (ATOM_03, "\"http://www.w3.org/2005/Atom\""),
     // RSS 0.90.
     (
         "\"http://my.netscape.com/rdf/simple/0.9/\"",
@@ -331,21 +330,35 @@ const NAMESPACE_ALIASES: &[(&str, &str)] = &[
 fn canonical_namespaces(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut renamed: Option<Vec<u8>> = None;
     for (old, new) in NAMESPACE_ALIASES {
-        let current = renamed.as_deref().unwrap_or(bytes);
-        if !contains(current, old.as_bytes()) {
-            continue;
+        if let Some(out) = replace_all(renamed.as_deref().unwrap_or(bytes), old, new) {
+            renamed = Some(out);
         }
-        let mut out = Vec::with_capacity(current.len() + 64);
-        let mut rest = current;
-        while let Some(at) = find(rest, old.as_bytes()) {
-            out.extend_from_slice(rest.get(..at).unwrap_or_default());
-            out.extend_from_slice(new.as_bytes());
-            rest = rest.get(at + old.len()..).unwrap_or_default();
-        }
-        out.extend_from_slice(rest);
+    }
+    // Atom 0.3 names XHTML text by its media type, which feed-rs refuses; Atom 1.0 says "xhtml".
+    if contains(bytes, ATOM_03.as_bytes())
+        && let Some(out) = replace_all(
+            renamed.as_deref().unwrap_or(bytes),
+            "type=\"application/xhtml+xml\"",
+            "type=\"xhtml\"",
+        )
+    {
         renamed = Some(out);
     }
     renamed
+}
+
+/// `haystack` with every `old` replaced by `new`; `None` when there is none.
+fn replace_all(haystack: &[u8], old: &str, new: &str) -> Option<Vec<u8>> {
+    find(haystack, old.as_bytes())?;
+    let mut out = Vec::with_capacity(haystack.len() + 64);
+    let mut rest = haystack;
+    while let Some(at) = find(rest, old.as_bytes()) {
+        out.extend_from_slice(rest.get(..at).unwrap_or_default());
+        out.extend_from_slice(new.as_bytes());
+        rest = rest.get(at + old.len()..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest);
+    Some(out)
 }
 
 /// Entry elements in an XML document, counted from its text: how many feed-rs should return.
@@ -890,10 +903,12 @@ mod tests {
         assert_eq!(feed.items[0].title, "One");
         // Atom 0.3's namespace made feed-rs ignore every element: an empty feed, silently.
         let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>Old</title>
-            <entry><title>Entry</title><id>tag:x,1</id></entry></feed>"#;
+            <entry><title>Entry</title><id>tag:x,1</id></entry>
+            <entry><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">In <b>XHTML</b></div></title><id>tag:x,2</id></entry></feed>"#;
         let feed = parse_feed(atom03.as_bytes(), "https://x.org/f", &world(), now()).unwrap();
         assert_eq!(feed.repairs, [Repair::Namespace]);
         assert_eq!(feed.items[0].title, "Entry");
+        assert_eq!(feed.items[1].title, "In XHTML");
         let empty = r#"<rss version="2.0"> </rss>"#;
         let feed = parse_feed(empty.as_bytes(), "https://x.org/f", &world(), now()).unwrap();
         assert!(feed.items.is_empty() && !feed.repaired());
