@@ -90,7 +90,8 @@ async fn polls_add_update_skip_and_survive_restarts_without_reannouncing() {
          <item><title>&lt;p&gt;Heavy &lt;b&gt;HTML&lt;/b&gt;&lt;/p&gt;</title><guid>b</guid>\
            <description>&lt;div class=&quot;x&quot;&gt;&lt;img src=&quot;p.gif&quot;&gt;Para one&lt;/div&gt;&lt;style&gt;.x{}&lt;/style&gt;&lt;p&gt;Para&amp;nbsp;two&lt;/p&gt;</description></item>\
          <item><title>No guid no link</title></item>\
-         <item><title>Link only</title><link>https://news.example/l</link></item>",
+         <item><title>Link only</title><link>https://news.example/l</link></item>\
+         <item><guid>nothing-to-show</guid></item>",
     );
     let base = serve_fixture(fixture.clone()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -103,6 +104,10 @@ async fn polls_add_update_skip_and_survive_restarts_without_reannouncing() {
     let (first, next) = poller.poll(&fetcher, &log).await;
     let first = first.unwrap();
     assert_eq!((first.added, first.updated, first.unchanged), (4, 0, 0));
+    assert_eq!(
+        first.skipped, 1,
+        "the entry with nothing to show is counted"
+    );
     assert_eq!(next, Duration::from_secs(900));
     let entries = log.entries(&channel, 10).await.unwrap();
     let heavy = entries
@@ -265,4 +270,76 @@ async fn after_a_restart_the_first_poll_is_a_cheap_304() {
     let items: serde_json::Value =
         get_json(&format!("{}/v1/channels/world/items", server.base)).await;
     assert_eq!(items["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_poller_waits_as_the_server_asks_backs_off_and_resets_after_a_success() {
+    // Each request takes the next scripted answer: a status and perhaps one header.
+    type Answer = (StatusCode, Option<(header::HeaderName, &'static str)>);
+    let script: Arc<Mutex<Vec<Answer>>> = Arc::new(Mutex::new(vec![
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some((header::RETRY_AFTER, "7200")),
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some((header::RETRY_AFTER, "60")),
+        ),
+        (
+            StatusCode::OK,
+            Some((header::CACHE_CONTROL, "max-age=3600")),
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, None),
+        (StatusCode::OK, Some((header::CACHE_CONTROL, "max-age=60"))),
+    ]));
+    let answers = Arc::clone(&script);
+    let router = Router::new().route(
+        "/feed.xml",
+        get(move || {
+            let answers = Arc::clone(&answers);
+            async move {
+                let (status, extra) = answers.lock().unwrap().remove(0);
+                let mut response =
+                    (status, rss("<item><title>One</title><guid>1</guid></item>")).into_response();
+                if let Some((name, value)) = extra {
+                    response.headers_mut().insert(name, value.parse().unwrap());
+                }
+                response
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteLog::open(&dir.path().join("events.sqlite3"), None).unwrap();
+    let fetcher = Fetcher::new(Duration::from_secs(5), 1 << 20).unwrap();
+    let channel = ChannelId::new("world").unwrap();
+    let mut poller = SourcePoller::new(channel, source(format!("{base}/feed.xml")));
+    let mut waits_minutes = Vec::new();
+    let mut results = Vec::new();
+    for _ in 0..7 {
+        let (result, next) =
+            tokio::time::timeout(Duration::from_secs(10), poller.poll(&fetcher, &log))
+                .await
+                .unwrap();
+        results.push(result.is_ok());
+        waits_minutes.push(next.as_secs() / 60);
+    }
+    assert!(
+        script.lock().unwrap().is_empty(),
+        "every answer was asked for"
+    );
+    assert_eq!(
+        results,
+        [false, false, false, false, true, false, true],
+        "the scripted answers"
+    );
+    // Interval 15 min. 503 + Retry-After 2 h: 2 h (not the 30 min backoff). Then 500s double
+    // (60, 120 min); a 429 asking for 1 min still gets the backoff (240 min). A success with
+    // max-age 1 h waits the hour; the next failure starts the backoff afresh (30 min); a short
+    // max-age never polls faster than the interval.
+    assert_eq!(waits_minutes, [120, 60, 120, 240, 60, 30, 15]);
 }

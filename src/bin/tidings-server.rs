@@ -122,8 +122,15 @@ async fn feed_check(source: &str, json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        let document =
-            serde_json::json!({ "title": feed.title, "repaired": feed.repaired, "items": items });
+        let repairs: Vec<String> = feed.repairs.iter().map(ToString::to_string).collect();
+        let document = serde_json::json!({
+            "title": feed.title,
+            "repaired": feed.repaired(),
+            "repairs": repairs,
+            "skipped": feed.skipped,
+            "unread": feed.unread,
+            "items": items,
+        });
         writeln!(out, "{document}")?;
         return Ok(());
     }
@@ -132,13 +139,30 @@ async fn feed_check(source: &str, json: bool) -> anyhow::Result<()> {
         "{}",
         feed.title.as_deref().unwrap_or("(untitled feed)")
     )?;
-    if feed.repaired {
-        writeln!(
-            out,
-            "note: the document had stray '&' characters; repaired as a browser would"
-        )?;
+    for repair in &feed.repairs {
+        writeln!(out, "note: repaired as a browser would: {repair}")?;
     }
     writeln!(out, "{} items", feed.items.len())?;
+    if feed.skipped > 0 {
+        writeln!(
+            out,
+            "{} {} skipped: no title, text or link",
+            feed.skipped,
+            if feed.skipped == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        )?;
+    }
+    if feed.unread > 0 {
+        writeln!(
+            out,
+            "{} {} in the document could not be read (an RSS 1.0 item without a link?)",
+            feed.unread,
+            if feed.unread == 1 { "entry" } else { "entries" }
+        )?;
+    }
     for item in &feed.items {
         writeln!(out, "\n- {}", item.title)?;
         writeln!(

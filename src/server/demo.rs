@@ -536,7 +536,7 @@ mod tests {
         .unwrap();
         assert_eq!(feed.items.len(), items.len());
         assert_eq!(feed.items[0].title, items[0].title);
-        assert!(!feed.repaired);
+        assert!(!feed.repaired());
         let with_images = feed.items.iter().filter(|i| i.image.is_some()).count();
         assert!(with_images >= feed.items.len() / 2, "{with_images}");
         let picture = feed.items[0].image.as_deref().unwrap();

@@ -37,6 +37,8 @@ pub struct PollOutcome {
     pub unchanged: usize,
     /// The document was not modified (304).
     pub not_modified: bool,
+    /// Entries in the document that gave no item (no title, text or link; or unreadable).
+    pub skipped: usize,
 }
 
 /// One source's polling state.
@@ -97,9 +99,10 @@ impl SourcePoller {
                     Ok(feed) => {
                         self.validators = validators;
                         let name = self.source.name.clone().or(feed.title);
+                        let skipped = feed.skipped + feed.unread;
                         self.store(feed.items, name, log)
                             .await
-                            .map(|outcome| (outcome, max_age))
+                            .map(|outcome| (PollOutcome { skipped, ..outcome }, max_age))
                             .map_err(|e| {
                                 // Our own storage failing is not the feed's fault: try again soon.
                                 (e.to_string(), None)
@@ -124,18 +127,15 @@ impl SourcePoller {
         match result {
             Ok((outcome, max_age)) => {
                 self.failures = 0;
-                let next = max_age
-                    .map_or(interval, |age| age.max(interval))
-                    .min(MAX_INTERVAL);
-                (Ok(outcome), next)
+                (
+                    Ok(outcome),
+                    next_poll(interval, Polled::Fine { max_age }, 0),
+                )
             }
             Err((message, retry_after)) => {
                 self.failures = self.failures.saturating_add(1);
-                let backoff = interval
-                    .saturating_mul(1_u32 << self.failures.min(8))
-                    .min(MAX_BACKOFF)
-                    .max(retry_after.unwrap_or_default());
-                (Err(message), backoff.min(MAX_INTERVAL))
+                let next = next_poll(interval, Polled::Failed { retry_after }, self.failures);
+                (Err(message), next)
             }
         }
     }
@@ -188,6 +188,48 @@ impl SourcePoller {
         }
         Ok(outcome)
     }
+}
+
+/// What a poll said about when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polled {
+    /// The poll worked (a new document or a 304); `max-age` as the server gave it.
+    Fine {
+        /// `Cache-Control: max-age`, if any.
+        max_age: Option<Duration>,
+    },
+    /// The poll failed; `Retry-After` as the server gave it (429, 503).
+    Failed {
+        /// `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+}
+
+/// The wait before the next poll of a source polled every `interval`, after a poll that ended
+/// as `polled`, `failures` being the failures in a row so far (this one included). Pure, so
+/// the schedule can be tested without a clock; [`run_channel`] adds ±10% jitter.
+///
+/// - Fine: the interval, or the server's `max-age` when that is longer.
+/// - Failed: the interval doubled per failure in a row (2×, 4×, … up to 256×, at most
+///   6 hours), or the server's `Retry-After` when that is longer.
+/// - Never more than 24 hours.
+#[must_use]
+pub fn next_poll(interval: Duration, polled: Polled, failures: u32) -> Duration {
+    let next = match polled {
+        Polled::Fine { max_age } => max_age.map_or(interval, |age| age.max(interval)),
+        Polled::Failed { retry_after } => interval
+            .saturating_mul(1_u32 << failures.clamp(1, 8))
+            .min(MAX_BACKOFF)
+            .max(retry_after.unwrap_or_default()),
+    };
+    next.min(MAX_INTERVAL)
+}
+
+/// `next` spread by ±10% with `unit` in `[0, 1)`, so sources with one interval drift apart
+/// instead of polling in bursts.
+#[must_use]
+pub fn spread(next: Duration, unit: f64) -> Duration {
+    next.mul_f64(0.9) + next.mul_f64(0.2 * unit.clamp(0.0, 1.0))
 }
 
 fn same_content(old: &Item, new: &Item) -> bool {
@@ -341,8 +383,7 @@ pub async fn run_channel(
                     }
                 };
                 health.record(error).await;
-                // ±10% so sources with one interval drift apart instead of polling in bursts.
-                wait = jitter(next.mul_f64(0.9), next.mul_f64(1.1));
+                wait = spread(next, random_unit());
             }
         });
     }
@@ -350,8 +391,76 @@ pub async fn run_channel(
 }
 
 fn jitter(low: Duration, high: Duration) -> Duration {
+    low + high.saturating_sub(low).mul_f64(random_unit())
+}
+
+/// A random number in `[0, 1)`.
+fn random_unit() -> f64 {
     let mut bytes = [0_u8; 8];
     let _ = getrandom::fill(&mut bytes);
-    let unit = (u64::from_le_bytes(bytes) >> 11) as f64 / (1_u64 << 53) as f64;
-    low + high.saturating_sub(low).mul_f64(unit)
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1_u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_fine_poll_waits_the_interval_or_a_longer_max_age() {
+        let interval = 15 * MINUTE;
+        let fine = |max_age| next_poll(interval, Polled::Fine { max_age }, 0);
+        assert_eq!(fine(None), interval);
+        assert_eq!(
+            fine(Some(MINUTE)),
+            interval,
+            "a short max-age never polls faster"
+        );
+        assert_eq!(fine(Some(60 * MINUTE)), 60 * MINUTE);
+        assert_eq!(fine(Some(Duration::from_secs(7 * 86_400))), MAX_INTERVAL);
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_and_retry_after_is_honoured() {
+        let interval = 15 * MINUTE;
+        let failed =
+            |retry_after, failures| next_poll(interval, Polled::Failed { retry_after }, failures);
+        let minutes: Vec<u64> = (1..=7).map(|n| failed(None, n).as_secs() / 60).collect();
+        assert_eq!(
+            minutes,
+            [30, 60, 120, 240, 360, 360, 360],
+            "doubling, capped at 6 h"
+        );
+        assert_eq!(failed(None, u32::MAX), MAX_BACKOFF);
+        // 429/503 with Retry-After: never sooner than the server asked.
+        assert_eq!(
+            failed(Some(Duration::from_secs(2 * 3600)), 1),
+            2 * 60 * MINUTE
+        );
+        assert_eq!(
+            failed(Some(MINUTE), 1),
+            30 * MINUTE,
+            "nor sooner than the backoff"
+        );
+        assert_eq!(
+            failed(Some(Duration::from_secs(3 * 86_400)), 1),
+            MAX_INTERVAL
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let next = 15 * MINUTE;
+        assert_eq!(spread(next, 0.0), next.mul_f64(0.9));
+        assert_eq!(spread(next, 0.5), next);
+        assert!(spread(next, 0.999_999) <= next.mul_f64(1.1));
+        for _ in 0..1_000 {
+            let wait = spread(next, random_unit());
+            assert!(
+                wait >= next.mul_f64(0.9) && wait < next.mul_f64(1.1),
+                "{wait:?}"
+            );
+        }
+    }
 }

@@ -79,7 +79,7 @@ mod tests {
             .unwrap();
         assert_eq!(feed.title.as_deref(), Some("Tidings"));
         assert_eq!(feed.items.len(), 6);
-        assert!(!feed.repaired);
+        assert!(!feed.repaired());
         assert!(feed.items.iter().all(|item| item.body.is_some()));
     }
 
