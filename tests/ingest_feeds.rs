@@ -15,12 +15,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use common::*;
+use tidings::config::RetentionPolicy;
 use tidings::config::server::SourceConfig;
-use tidings::protocol::ChannelId;
+use tidings::protocol::{ChannelId, ItemKey};
 use tidings::server::ingest::feeds::SourcePoller;
 use tidings::server::ingest::fetch::Fetcher;
-use tidings::server::log::EventLog;
-use tidings::server::log::sqlite::SqliteLog;
+use tidings::server::ingest::state::ValidatorStore;
+use tidings::server::log::sqlite::{MAX_LIVE_ITEMS, SqliteLog};
+use tidings::server::log::{EventLog, now_millis};
 
 fn rss(items: &str) -> String {
     format!(
@@ -80,6 +82,105 @@ fn source(url: String) -> SourceConfig {
         name: None,
         poll_interval: Duration::from_secs(900),
     }
+}
+
+/// Three sources listing 200 items each, more than a channel keeps live (`MAX_LIVE_ITEMS`): the
+/// oldest age out of the live state at pruning while their feeds still list them. They are not
+/// news on the next poll, nor after a restart (the keys a source listed are saved with its
+/// validators).
+#[tokio::test]
+async fn items_that_aged_out_while_still_listed_are_never_announced_again() {
+    let per_source = 200;
+    let items = |count: usize| -> String {
+        (0..count)
+            .map(|n| {
+                format!(
+                    "<item><title>Story {n}</title><guid>g{n}</guid>\
+                     <pubDate>Wed, 25 Nov 2026 {:02}:{:02}:00 GMT</pubDate></item>",
+                    n / 60 % 24,
+                    n % 60
+                )
+            })
+            .collect()
+    };
+    let fixture = Fixture::default();
+    *fixture.body.lock().unwrap() = rss(&items(per_source));
+    let base = serve_fixture(fixture.clone()).await;
+    let urls: Vec<String> = (0..3).map(|n| format!("{base}/feed.xml?s={n}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite3");
+    let log = SqliteLog::open(&path, None).unwrap();
+    let saved = ValidatorStore::open(&dir.path().join("ingest.sqlite3")).unwrap();
+    let fetcher = Fetcher::new(Duration::from_secs(5), 1 << 22).unwrap();
+    let channel = ChannelId::new("world").unwrap();
+    let live = usize::try_from(MAX_LIVE_ITEMS).unwrap();
+    let policy = RetentionPolicy {
+        max_events: 100_000,
+        max_age: Duration::from_secs(365 * 86_400),
+    };
+
+    let mut pollers: Vec<SourcePoller> = urls
+        .iter()
+        .map(|url| SourcePoller::new(channel.clone(), source(url.clone())))
+        .collect();
+    let added = poll_all(&mut pollers, &urls, &fetcher, &saved, &log).await;
+    assert_eq!(added, 3 * per_source);
+    let pruned = log.prune(&channel, policy, now_millis()).await.unwrap();
+    assert_eq!(
+        pruned.aged_out,
+        u64::try_from(3 * per_source - live).unwrap()
+    );
+
+    // One new story on top of each feed: three items, not a hundred and three.
+    *fixture.body.lock().unwrap() = rss(&format!(
+        "<item><title>Fresh story</title><guid>fresh</guid></item>{}",
+        items(per_source - 1)
+    ));
+    let added = poll_all(&mut pollers, &urls, &fetcher, &saved, &log).await;
+    assert_eq!(added, 3);
+    assert_eq!(log.entries(&channel, 10_000).await.unwrap().len(), live + 3);
+
+    // Restart: validators and listed keys come back from disk; a changed document (so not a
+    // 304) announces only its one new story per source.
+    drop(log);
+    let log = SqliteLog::open(&path, None).unwrap();
+    log.prune(&channel, policy, now_millis()).await.unwrap();
+    *fixture.body.lock().unwrap() = rss(&format!(
+        "<item><title>Another story</title><guid>another</guid></item>\
+         <item><title>Fresh story</title><guid>fresh</guid></item>{}",
+        items(per_source - 2)
+    ));
+    let mut pollers = Vec::new();
+    for url in &urls {
+        let listed = saved.load_listed(url).await;
+        pollers.push(
+            SourcePoller::new(channel.clone(), source(url.clone()))
+                .with_validators(saved.load(url).await)
+                .with_listed(listed.into_iter().map(|k| ItemKey::new(k).unwrap())),
+        );
+    }
+    let added = poll_all(&mut pollers, &urls, &fetcher, &saved, &log).await;
+    assert_eq!(added, 3);
+}
+
+/// Polls each source once and saves what it listed, as the server does; returns the items added.
+async fn poll_all(
+    pollers: &mut [SourcePoller],
+    urls: &[String],
+    fetcher: &Fetcher,
+    saved: &ValidatorStore,
+    log: &SqliteLog,
+) -> usize {
+    let mut added = 0;
+    for (poller, url) in pollers.iter_mut().zip(urls) {
+        let (outcome, _) = poller.poll(fetcher, log).await;
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.updated, 0, "{outcome:?}");
+        added += outcome.added;
+        let keys = poller.listed().map(|k| k.as_str().to_owned()).collect();
+        saved.save(url, poller.validators(), keys).await;
+    }
+    added
 }
 
 #[tokio::test]

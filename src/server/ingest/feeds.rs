@@ -7,7 +7,7 @@
 //! restart, because the check is against the event log's current state. Channel health
 //! (`channel` events) follows the sources' fortunes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use super::map::parse_feed;
 use super::state::ValidatorStore;
 use crate::config::ChannelConfig;
 use crate::config::server::SourceConfig;
-use crate::protocol::{ChannelId, ChannelInfo, Event, Health, HealthStatus, Item};
+use crate::protocol::{ChannelId, ChannelInfo, Event, Health, HealthStatus, Item, ItemKey};
 use crate::server::log::{EventKind, EventLog, LogError, NewEvent, StateChange};
 
 /// Longest wait between polls, whatever the source asks.
@@ -48,6 +48,10 @@ pub struct SourcePoller {
     source: SourceConfig,
     validators: Validators,
     failures: u32,
+    /// The item keys of the last document stored. A channel keeps only its newest live items
+    /// ([`crate::server::log::sqlite::MAX_LIVE_ITEMS`]); a key listed here but gone from the
+    /// log aged out while the feed still lists it, and is not news.
+    listed: HashSet<ItemKey>,
 }
 
 impl SourcePoller {
@@ -59,7 +63,20 @@ impl SourcePoller {
             source,
             validators: Validators::default(),
             failures: 0,
+            listed: HashSet::new(),
         }
+    }
+
+    /// Starts from the item keys an earlier run's last document listed.
+    #[must_use]
+    pub fn with_listed(mut self, keys: impl IntoIterator<Item = ItemKey>) -> Self {
+        self.listed = keys.into_iter().collect();
+        self
+    }
+
+    /// The item keys of the last document stored (save them with the validators).
+    pub fn listed(&self) -> impl Iterator<Item = &ItemKey> {
+        self.listed.iter()
     }
 
     /// Starts from validators saved by an earlier run.
@@ -100,9 +117,13 @@ impl SourcePoller {
                         self.validators = validators;
                         let name = self.source.name.clone().or(feed.title);
                         let skipped = feed.skipped + feed.unread;
+                        let listed = feed.items.iter().map(|item| item.key.clone()).collect();
                         self.store(feed.items, name, log)
                             .await
-                            .map(|outcome| (PollOutcome { skipped, ..outcome }, max_age))
+                            .map(|outcome| {
+                                self.listed = listed;
+                                (PollOutcome { skipped, ..outcome }, max_age)
+                            })
                             .map_err(|e| {
                                 // Our own storage failing is not the feed's fault: try again soon.
                                 (e.to_string(), None)
@@ -151,13 +172,18 @@ impl SourcePoller {
         // Feeds list newest first; append oldest first so ids follow publication order.
         let mut items = items;
         items.sort_by_key(|item| item.published);
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for mut item in items {
             if !seen.insert(item.key.clone()) {
                 continue; // the same entry twice in one document
             }
             item.source = source_name.clone().or(item.source);
             let existing = log.entry(&self.channel, EventKind::Item, &item.key).await?;
+            if existing.is_none() && self.listed.contains(&item.key) {
+                // Announced when it first appeared, aged out of the live state since.
+                outcome.unchanged += 1;
+                continue;
+            }
             if let Some(existing) = existing {
                 let Ok(old) = serde_json::from_str::<Item>(&existing.data) else {
                     continue;
@@ -354,7 +380,10 @@ pub async fn run_channel(
         tasks.spawn(async move {
             let mut poller = SourcePoller::new(info.id.clone(), source.clone());
             if let Some(saved) = &saved {
-                poller = poller.with_validators(saved.load(&source.url).await);
+                let listed = saved.load_listed(&source.url).await;
+                poller = poller
+                    .with_validators(saved.load(&source.url).await)
+                    .with_listed(listed.into_iter().filter_map(|key| ItemKey::new(key).ok()));
             }
             // Spread the first polls of many sources over a few seconds.
             let mut wait = jitter(Duration::from_millis(200 * index as u64), Duration::from_secs(3));
@@ -373,7 +402,8 @@ pub async fn run_channel(
                         if let Some(saved) = &saved
                             && !outcome.not_modified
                         {
-                            saved.save(&source.url, poller.validators()).await;
+                            let listed = poller.listed().map(|key| key.as_str().to_owned()).collect();
+                            saved.save(&source.url, poller.validators(), listed).await;
                         }
                         None
                     }

@@ -1,5 +1,7 @@
 //! What the ingest pollers remember across restarts: each feed source's validators (ETag,
-//! Last-Modified), so the first poll after a restart is a cheap 304 instead of a full fetch;
+//! Last-Modified), so the first poll after a restart is a cheap 304 instead of a full fetch,
+//! and the item keys its last document listed, so an item that aged out of the channel's live
+//! state while its feed still lists it is not announced again;
 //! and which hazard each NWS CAP message belongs to ([`CapChains`]), so an update that
 //! references only messages seen before a restart still updates its alert in place.
 //!
@@ -31,6 +33,11 @@ impl ValidatorStore {
                 url           TEXT PRIMARY KEY,
                 etag          TEXT,
                 last_modified TEXT
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS listed (
+                url TEXT NOT NULL,
+                key TEXT NOT NULL,
+                PRIMARY KEY (url, key)
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS cap_chains (
                 identifier  TEXT PRIMARY KEY,
@@ -81,17 +88,52 @@ impl ValidatorStore {
         }
     }
 
-    /// Saves `validators` for `url`. Call only after the document's items were stored.
-    pub async fn save(&self, url: &str, validators: &Validators) {
+    /// The item keys `url`'s last stored document listed (empty when none, or on a storage
+    /// error: the worst case is that items which aged out of the channel's live state while
+    /// still listed are announced again).
+    pub async fn load_listed(&self, url: &str) -> Vec<String> {
+        let conn = Arc::clone(&self.conn);
+        let url = url.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut statement = conn.prepare_cached("SELECT key FROM listed WHERE url = ?1")?;
+            statement
+                .query_map(params![url], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await;
+        match loaded {
+            Ok(Ok(keys)) => keys,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot read the keys feeds listed");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Saves `validators` for `url`, and `listed`, the item keys of the document they belong
+    /// to, in one transaction. Call only after the document's items were stored.
+    pub async fn save(&self, url: &str, validators: &Validators, listed: Vec<String>) {
         let conn = Arc::clone(&self.conn);
         let (url, validators) = (url.to_owned(), validators.clone());
         let saved = tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            conn.execute(
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let transaction = conn.transaction()?;
+            transaction.execute(
                 "INSERT INTO validators (url, etag, last_modified) VALUES (?1, ?2, ?3)
                  ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified",
                 params![url, validators.etag, validators.last_modified],
-            )
+            )?;
+            transaction.execute("DELETE FROM listed WHERE url = ?1", params![url])?;
+            {
+                let mut insert = transaction
+                    .prepare_cached("INSERT OR IGNORE INTO listed (url, key) VALUES (?1, ?2)")?;
+                for key in listed {
+                    insert.execute(params![url, key])?;
+                }
+            }
+            transaction.commit()
         })
         .await;
         if let Ok(Err(error)) = saved {
