@@ -301,14 +301,7 @@ async fn the_server_polls_its_sources_and_reports_channel_health() {
             tech_failing = true;
         }
     }
-    let catalog: serde_json::Value = get_json(&format!("{}/v1/channels", server.base)).await;
-    let tech = catalog["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "tech")
-        .unwrap()
-        .clone();
+    let tech = catalog_channel(&server.base, "tech").await;
     assert_eq!(
         tech["health"]["status"], "failing",
         "the catalog shows it too"

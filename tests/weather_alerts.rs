@@ -288,14 +288,7 @@ async fn a_failing_weather_service_shows_in_the_channel_health() {
     let message = health["message"].as_str().unwrap();
     assert!(message.contains("weather for 52.5,13.4"), "{message}");
     assert!(message.contains("503"), "{message}");
-    let catalog = get_json(&format!("{}/v1/channels", server.base)).await;
-    let weather = catalog["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "weather")
-        .unwrap()
-        .clone();
+    let weather = catalog_channel(&server.base, "weather").await;
     assert_eq!(weather["health"]["status"], "failing");
 }
 
@@ -558,14 +551,7 @@ async fn a_weather_cell_recovers_from_a_failing_upstream_with_a_fresh_report() {
     let report = report.unwrap();
     assert_eq!(report["cell"], "52.5,13.4");
     assert_eq!(report["current"]["temperature"], 3.4);
-    let catalog = get_json(&format!("{}/v1/channels", server.base)).await;
-    let weather = catalog["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "weather")
-        .unwrap()
-        .clone();
+    let weather = catalog_channel(&server.base, "weather").await;
     assert_eq!(weather["health"]["status"], "ok");
 }
 

@@ -394,3 +394,15 @@ pub async fn get_json(url: &str) -> Value {
         .unwrap();
     response.json().await.unwrap()
 }
+
+/// Channel `id` as the server at `base` describes it in `GET /v1/channels`.
+pub async fn catalog_channel(base: &str, id: &str) -> Value {
+    let catalog = get_json(&format!("{base}/v1/channels")).await;
+    catalog["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not in the catalog: {catalog}"))
+        .clone()
+}
