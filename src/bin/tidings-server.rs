@@ -142,25 +142,21 @@ async fn feed_check(source: &str, json: bool) -> anyhow::Result<()> {
     for repair in &feed.repairs {
         writeln!(out, "note: repaired as a browser would: {repair}")?;
     }
-    writeln!(out, "{} items", feed.items.len())?;
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    writeln!(out, "{}", count(feed.items.len(), "item", "items"))?;
     if feed.skipped > 0 {
         writeln!(
             out,
-            "{} {} skipped: no title, text or link",
-            feed.skipped,
-            if feed.skipped == 1 {
-                "entry"
-            } else {
-                "entries"
-            }
+            "{} skipped: no title, text or link",
+            count(feed.skipped, "entry", "entries")
         )?;
     }
     if feed.unread > 0 {
         writeln!(
             out,
-            "{} {} in the document could not be read (an RSS 1.0 item without a link?)",
-            feed.unread,
-            if feed.unread == 1 { "entry" } else { "entries" }
+            "{} in the document could not be read (an RSS 1.0 item without a link?)",
+            count(feed.unread, "entry", "entries")
         )?;
     }
     for item in &feed.items {
