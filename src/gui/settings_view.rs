@@ -42,7 +42,7 @@ pub fn settings_window(
                         location_section(ui, model, &mut draft, palette, effects);
                         units_section(ui, &mut draft);
                     }
-                    SettingsTab::Channels => channels_section(ui, model, &mut draft),
+                    SettingsTab::Channels => channels_section(ui, model, &mut draft, palette),
                     SettingsTab::Notifications => {
                         notifications_section(ui, model, &mut draft, palette);
                     }
@@ -115,10 +115,10 @@ fn server_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, palette:
                 ui.end_row();
             });
     });
-    ui.label(
-        RichText::new("An office runs one server so each feed crosses the internet once.")
-            .size(size::SMALL)
-            .color(palette.text_weak),
+    hint(
+        ui,
+        palette,
+        "An office runs one server so each feed crosses the internet once.",
     );
 }
 
@@ -187,10 +187,10 @@ fn location_section(
             draft.settings.location = None;
         }
     });
-    ui.label(
-        RichText::new("Only a rounded position (about 11 km) is sent to the server.")
-            .size(size::SMALL)
-            .color(palette.text_weak),
+    hint(
+        ui,
+        palette,
+        "Only a rounded position (about 11 km) is sent to the server.",
     );
 }
 
@@ -206,8 +206,20 @@ fn units_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
     });
 }
 
-fn channels_section(ui: &mut Ui, model: &Model, draft: &mut super::model::SettingsDraft) {
+fn channels_section(
+    ui: &mut Ui,
+    model: &Model,
+    draft: &mut super::model::SettingsDraft,
+    palette: &Palette,
+) {
     section(ui, "Channels");
+    hint(
+        ui,
+        palette,
+        "Untick a channel to hide it. The box says what it may notify you of; the arrows set \
+         the order.",
+    );
+    ui.add_space(GAP / 2.0);
     let known = model.store.catalog();
     let mut order = draft.settings.ordered(&known);
     if order.is_empty() {
@@ -288,11 +300,7 @@ fn smartscreen_section(
         });
     });
     if let Some(Err(why)) = &model.idle_source {
-        ui.label(
-            RichText::new(format!("Not available here: {why}."))
-                .size(size::SMALL)
-                .color(palette.text_weak),
-        );
+        hint(ui, palette, &format!("Not available here: {why}."));
     }
     ui.add_space(GAP / 2.0);
     ui.checkbox(
@@ -308,13 +316,6 @@ fn notifications_section(
     palette: &Palette,
 ) {
     use crate::protocol::Severity;
-    let hint = |ui: &mut Ui, text: &str| {
-        ui.label(
-            RichText::new(text)
-                .size(size::SMALL)
-                .color(palette.text_weak),
-        );
-    };
     section(ui, "Alerts");
     let rules = &mut draft.settings.notifications;
     ui.horizontal(|ui| {
@@ -333,6 +334,7 @@ fn notifications_section(
     });
     hint(
         ui,
+        palette,
         "Which channels may interrupt at all is set per channel, on the Channels page.",
     );
 
@@ -345,7 +347,11 @@ fn notifications_section(
             ui.add(egui::TextEdit::singleline(&mut draft.quiet_end).desired_width(64.0));
         });
     });
-    hint(ui, "Only critical alerts break through quiet hours.");
+    hint(
+        ui,
+        palette,
+        "Only critical alerts break through quiet hours.",
+    );
 
     section(ui, "Keywords");
     keywords_editor(ui, model, draft);
@@ -356,10 +362,12 @@ fn notifications_section(
     match scope_title {
         None => hint(
             ui,
+            palette,
             "Whole words, any case, separated by commas. Each channel can have its own.",
         ),
         Some(title) => hint(
             ui,
+            palette,
             &format!(
                 "{title}: \u{201c}Only news about\u{201d} replaces the list for all channels; \
                  \u{201c}Never about\u{201d} adds to it."
@@ -390,6 +398,7 @@ fn notifications_section(
     });
     hint(
         ui,
+        palette,
         "More news than that is summed up in one notification later.",
     );
 }
@@ -480,6 +489,15 @@ fn channel_title(model: &Model, id: &ChannelId) -> String {
         .channel(id)
         .and_then(|c| c.info.as_ref())
         .map_or_else(|| id.as_str().to_owned(), |info| info.title.clone())
+}
+
+/// A line of small, quiet text explaining the setting above it.
+fn hint(ui: &mut Ui, palette: &Palette, text: &str) {
+    ui.label(
+        RichText::new(text)
+            .size(size::SMALL)
+            .color(palette.text_weak),
+    );
 }
 
 fn severity_label(severity: crate::protocol::Severity) -> &'static str {
