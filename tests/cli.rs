@@ -210,4 +210,37 @@ async fn demo_mode_serves_fictional_content_that_keeps_coming_with_no_network() 
     // The demo keeps its log apart from real content.
     assert!(data.join("demo").join("events.sqlite3").exists());
     assert!(!data.join("events.sqlite3").exists());
+
+    // Run it again on the same data: a new show, with no story of the last run doubled.
+    drop(client);
+    drop(server);
+    let server = ChildServer::spawn_with(&config, &data, &["--demo"]);
+    let restarted = chrono::Utc::now();
+    // A story released after the restart means every demo feed has been polled by now.
+    let mut client = SseClient::connect(&server.base, path, None).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no new story");
+        let Some(event) = client.next_within(Duration::from_secs(15)).await else {
+            client = SseClient::connect(&server.base, path, None).await;
+            continue;
+        };
+        if event.event == "item" {
+            let published: chrono::DateTime<chrono::Utc> =
+                event.json()["published"].as_str().unwrap().parse().unwrap();
+            if published > restarted {
+                break;
+            }
+        }
+    }
+    let items = get_json(&format!("{}/v1/channels/world/items", server.base)).await;
+    let titles: Vec<String> = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(titles.len() >= 5, "{titles:?}");
+    let unique: std::collections::BTreeSet<&String> = titles.iter().collect();
+    assert_eq!(unique.len(), titles.len(), "doubled: {titles:?}");
 }

@@ -200,4 +200,24 @@ async fn demo_mode_fills_every_channel_of_the_lineup_with_no_network() {
     let before = full["items"].as_u64().unwrap();
     app.until("a new demo story", |s| s["items"].as_u64() > Some(before))
         .await;
+
+    // Started again: a new show, nothing of the last run doubled (its offline cache is shown
+    // only until the new run's snapshot replaces it).
+    drop(app);
+    let mut app = App::start_with(&x, home.path(), &["--demo"], &[]);
+    let live = app
+        .until("live again with the demo", |s| {
+            status(s).starts_with("Live") && items_in(s, "world") >= 5
+        })
+        .await;
+    // Two new stories mean the new run's feeds have all been polled (every 3 s) since.
+    let before = live["items"].as_u64().unwrap();
+    let again = app
+        .until("two new demo stories", |s| {
+            s["items"].as_u64() > Some(before + 1)
+        })
+        .await;
+    let titles = world_titles(&again);
+    let unique: std::collections::BTreeSet<&String> = titles.iter().collect();
+    assert_eq!(unique.len(), titles.len(), "doubled: {titles:?}");
 }

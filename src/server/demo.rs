@@ -434,6 +434,10 @@ pub async fn start() -> std::io::Result<DemoUpstream> {
 /// feed, other sources are dropped unless bundled (`tidings:`), weather and alerts come from
 /// the recorded answers (alerts for any place), and the event log lives in a `demo`
 /// subdirectory so demo content never mixes with real content.
+///
+/// Each demo run is a new show, so that subdirectory is emptied: the stories are dated from
+/// the run's start, and the demo feeds' URLs (part of every item's key) name a new loopback
+/// port each time, so an earlier run's stories would come back as duplicates.
 pub fn apply(config: &mut ServerConfig, upstream: &DemoUpstream) {
     let base = format!("http://{}", upstream.addr);
     let demo_channels = channels();
@@ -456,6 +460,11 @@ pub fn apply(config: &mut ServerConfig, upstream: &DemoUpstream) {
     config.alerts.refresh = ALERT_POLL;
     config.alerts.us_only = false;
     config.data_dir = config.data_dir.join("demo");
+    if let Err(error) = std::fs::remove_dir_all(&config.data_dir)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, dir = %config.data_dir.display(), "cannot clear the last demo run");
+    }
 }
 
 #[cfg(test)]
