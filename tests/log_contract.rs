@@ -247,6 +247,41 @@ async fn retention_by_count_and_age_prunes_and_turns_old_resumes_into_gaps() {
     }
 }
 
+/// A client that followed another log (this server's data was reset or replaced) holds an id
+/// older than this log's beginning: that is a gap, so it resets instead of merging the new
+/// history into stale content. All of history (`0-0`) is still a replay.
+#[tokio::test]
+async fn an_id_from_before_the_log_began_is_a_gap() {
+    for (name, backend) in backends() {
+        let before = EventId::new(tidings::server::log::now_millis() - 60_000, 7);
+        let log = backend.open();
+        log.append(vec![item("a", "1", "x")]).await.unwrap();
+        match log.replay(before, &selection(&["a"]), 10).await.unwrap() {
+            ReplayStart::Gap { reason, .. } => {
+                assert!(
+                    reason.contains("older than this server's log"),
+                    "{name}: {reason}"
+                );
+            }
+            other => panic!("{name}: expected a gap, got {other:?}"),
+        }
+        assert_eq!(
+            events_after(&*log, EventId::ZERO, &selection(&["a"]))
+                .await
+                .len(),
+            1,
+            "{name}"
+        );
+        // Reopened, it is still the same log with the same beginning.
+        drop(log);
+        let log = backend.open();
+        assert!(matches!(
+            log.replay(before, &selection(&["a"]), 10).await.unwrap(),
+            ReplayStart::Gap { .. }
+        ));
+    }
+}
+
 #[tokio::test]
 async fn snapshot_is_newest_items_per_channel_and_live_alerts_in_id_order() {
     for (name, backend) in backends() {
@@ -380,5 +415,27 @@ async fn live_items_are_bounded_per_channel_by_retention() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+/// A log made before the beginning was recorded does not know it: it must not turn resumes
+/// into gaps after an upgrade.
+#[tokio::test]
+async fn a_log_older_than_recorded_beginnings_resumes_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite3");
+    let before = EventId::new(tidings::server::log::now_millis() - 60_000, 7);
+    {
+        let log = tidings::server::log::sqlite::SqliteLog::open(&path, None).unwrap();
+        log.append(vec![item("a", "1", "x")]).await.unwrap();
+    }
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM meta WHERE name = 'origin'", [])
+        .unwrap();
+    let log = tidings::server::log::sqlite::SqliteLog::open(&path, None).unwrap();
+    assert_eq!(
+        events_after(&log, before, &selection(&["a"])).await.len(),
+        1
     );
 }

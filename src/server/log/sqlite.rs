@@ -195,6 +195,40 @@ fn read_last_id(conn: &Connection) -> Result<EventId, LogError> {
     Ok(stored.max(newest))
 }
 
+/// Records where this log began, once: a new, empty log begins now; a log that already has
+/// events (made before the origin was recorded) keeps `0-0`, "unknown". An id older than the
+/// origin cannot be from this log: a client holding one followed a log that was reset or
+/// replaced, and gets a gap instead of a replay merged into stale content.
+fn record_origin(conn: &Connection, last: EventId) -> Result<(), LogError> {
+    let origin = if last == EventId::ZERO {
+        EventId::new(now_millis(), 0)
+    } else {
+        EventId::ZERO
+    };
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('origin', ?1) ON CONFLICT (name) DO NOTHING",
+        params![origin.to_string()],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Where this log began (`0-0` when unknown).
+fn read_origin(conn: &Connection) -> Result<EventId, LogError> {
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'origin'", [], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(db)?;
+    match stored {
+        Some(text) => text
+            .parse()
+            .map_err(|_| LogError::Corrupt(EventId::ZERO, format!("meta.origin {text:?}"))),
+        None => Ok(EventId::ZERO),
+    }
+}
+
 fn row_event(
     id: EventId,
     channel: String,
@@ -262,6 +296,7 @@ impl SqliteLog {
         let mut conn = open_connection(path)?;
         migrate(&mut conn, path)?;
         let last = read_last_id(&conn)?;
+        record_origin(&conn, last)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers.push(open_connection(path)?);
@@ -466,6 +501,16 @@ fn replay_blocking(
             oldest: oldest_known,
             reason: format!(
                 "event id {after} is newer than this server's log (last is {head}); the log may have been reset"
+            ),
+        });
+    }
+    // `0-0` asks for all of history, which is always from this log.
+    let origin = read_origin(&tx)?;
+    if after != EventId::ZERO && after < origin {
+        return Ok(ReplayStart::Gap {
+            oldest: oldest_known,
+            reason: format!(
+                "event id {after} is older than this server's log (begun at {origin}); the log may have been reset"
             ),
         });
     }
