@@ -242,8 +242,11 @@ fn close_window(display: &str, title: &str) {
         .expect("the window");
     let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
     conn.send_event(false, window, EventMask::NO_EVENT, event)
+        .unwrap()
+        .check()
         .unwrap();
-    conn.flush().unwrap();
+    // A round trip: the server has handled the event before this connection goes away.
+    conn.get_input_focus().unwrap().reply().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
