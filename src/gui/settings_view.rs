@@ -217,7 +217,7 @@ fn channels_section(
         ui,
         palette,
         "Untick a channel to hide it. The box says what it may notify you of; the arrows set \
-         the order.",
+         the order. Keywords per channel are on the Notifications page.",
     );
     ui.add_space(GAP / 2.0);
     let known = model.store.catalog();
@@ -234,13 +234,29 @@ fn channels_section(
             let count = order.len();
             for (index, pref) in order.iter_mut().enumerate() {
                 ui.checkbox(&mut pref.shown, channel_title(model, &pref.id));
-                egui::ComboBox::from_id_salt(("notify", pref.id.as_str()))
-                    .selected_text(pref.notify.label())
-                    .show_ui(ui, |ui| {
-                        for level in NotifyLevel::ALL {
-                            ui.selectable_value(&mut pref.notify, level, level.label());
-                        }
-                    });
+                let kind = model
+                    .store
+                    .channel(&pref.id)
+                    .and_then(|c| c.info.as_ref())
+                    .map(|info| info.kind);
+                // Forecasts never notify; an alerts channel carries nothing but alerts.
+                let levels: &[NotifyLevel] = match kind {
+                    Some(ChannelKind::Weather) => &[],
+                    Some(ChannelKind::Alerts) => &[NotifyLevel::Off, NotifyLevel::AlertsOnly],
+                    _ => &NotifyLevel::ALL,
+                };
+                if levels.is_empty() {
+                    ui.label(RichText::new("Never notifies").color(palette.text_weak))
+                        .on_hover_text("Severe-weather alerts arrive in the Alerts channel.");
+                } else {
+                    egui::ComboBox::from_id_salt(("notify", pref.id.as_str()))
+                        .selected_text(pref.notify.label())
+                        .show_ui(ui, |ui| {
+                            for &level in levels {
+                                ui.selectable_value(&mut pref.notify, level, level.label());
+                            }
+                        });
+                }
                 if arrow_button(ui, true, index > 0)
                     .on_hover_text("Move up")
                     .clicked()

@@ -459,6 +459,27 @@ fn each_news_channel_can_have_keywords_of_its_own() {
 }
 
 #[test]
+fn the_channels_page_offers_only_levels_that_mean_something() {
+    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(900.0, 700.0));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    harness.get_by_label("Channels").click();
+    harness.run_steps(2);
+    // World, Technology and Alerts have a box; the forecast never notifies.
+    assert_eq!(harness.get_all_by_value("Alerts only").count(), 3);
+    assert!(harness.query_by_label("Never notifies").is_some());
+    // The alerts channel offers Off and Alerts only, not Everything.
+    harness
+        .get_all_by_value("Alerts only")
+        .last()
+        .expect("the Alerts box")
+        .click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Off").is_some());
+    assert!(harness.query_by_label("Everything").is_none());
+}
+
+#[test]
 fn the_smartscreen_setting_says_why_it_is_unavailable() {
     let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
     harness.state_mut().model.idle_source = Some(Err("no X server".to_owned()));
