@@ -168,19 +168,24 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
     Ok(())
 }
 
-fn read_last_id(conn: &Connection) -> Result<EventId, LogError> {
+/// The event id stored in `meta` under `name` (`0-0` when there is none).
+fn read_meta_id(conn: &Connection, name: &str) -> Result<EventId, LogError> {
     let stored: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE name = 'last_id'", [], |row| {
+        .query_row("SELECT value FROM meta WHERE name = ?1", [name], |row| {
             row.get(0)
         })
         .optional()
         .map_err(db)?;
-    let stored = match stored {
+    match stored {
         Some(text) => text
             .parse()
-            .map_err(|_| LogError::Corrupt(EventId::ZERO, format!("meta.last_id {text:?}")))?,
-        None => EventId::ZERO,
-    };
+            .map_err(|_| LogError::Corrupt(EventId::ZERO, format!("meta.{name} {text:?}"))),
+        None => Ok(EventId::ZERO),
+    }
+}
+
+fn read_last_id(conn: &Connection) -> Result<EventId, LogError> {
+    let stored = read_meta_id(conn, "last_id")?;
     let newest: Option<(i64, i64)> = conn
         .query_row(
             "SELECT ms, seq FROM events ORDER BY ms DESC, seq DESC LIMIT 1",
@@ -211,22 +216,6 @@ fn record_origin(conn: &Connection, last: EventId) -> Result<(), LogError> {
     )
     .map_err(db)?;
     Ok(())
-}
-
-/// Where this log began (`0-0` when unknown).
-fn read_origin(conn: &Connection) -> Result<EventId, LogError> {
-    let stored: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE name = 'origin'", [], |row| {
-            row.get(0)
-        })
-        .optional()
-        .map_err(db)?;
-    match stored {
-        Some(text) => text
-            .parse()
-            .map_err(|_| LogError::Corrupt(EventId::ZERO, format!("meta.origin {text:?}"))),
-        None => Ok(EventId::ZERO),
-    }
 }
 
 fn row_event(
@@ -505,7 +494,7 @@ fn replay_blocking(
         });
     }
     // `0-0` asks for all of history, which is always from this log.
-    let origin = read_origin(&tx)?;
+    let origin = read_meta_id(&tx, "origin")?;
     if after != EventId::ZERO && after < origin {
         return Ok(ReplayStart::Gap {
             oldest: oldest_known,
