@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "../tests/common/app.rs"]
+mod app;
 #[path = "support/config.rs"]
 mod bench_config;
 #[path = "support/procfs.rs"]
@@ -23,10 +25,10 @@ mod procfs;
 mod xvfb;
 
 use std::path::Path;
-use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::App;
 use serde_json::Value;
 use tidings::config::ServerConfig;
 
@@ -85,110 +87,48 @@ async fn publish(base: &str, count: usize, concurrency: usize, tag: &str) {
     }
 }
 
-struct App {
-    child: Child,
-    home: tempfile::TempDir,
-    command: Vec<String>,
-    display: String,
+/// How long the bench waits for the app to reach a state (a loaded machine starts slowly).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Starts the app with `settings` against `server`, in a home of its own.
+fn start(x: &xvfb::Xvfb, server: &str, settings: &str, args: &[&str]) -> App {
+    let mut all = vec!["--server", server];
+    all.extend_from_slice(args);
+    App::in_new_home(x, settings, &all, &[])
 }
 
-impl App {
-    fn start(display: &str, server: &str, settings: &str, args: &[&str]) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("config").join("tidings");
-        std::fs::create_dir_all(&config).unwrap();
-        std::fs::write(config.join("settings.toml"), settings).unwrap();
-        let mut command = vec!["--server".to_owned(), server.to_owned()];
-        command.extend(args.iter().map(|a| (*a).to_owned()));
-        let child = Self::spawn(display, home.path(), &command);
-        Self {
-            child,
-            home,
-            command,
-            display: display.to_owned(),
-        }
-    }
-
-    fn spawn(display: &str, home: &Path, command: &[String]) -> Child {
-        xvfb::app_command(Path::new(env!("CARGO_BIN_EXE_tidings")), display, home)
-            .args(command)
-            .spawn()
-            .expect("starting tidings")
-    }
-
-    /// Stops the app and starts it again in the same home (warm cache); returns how long the
-    /// new one took to show its cached items.
-    async fn restart_and_time_first_paint(&mut self, items: u64) -> Duration {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let dump = self.home.path().join("state.json");
-        let _ = std::fs::remove_file(&dump);
-        let started = Instant::now();
-        self.child = Self::spawn(&self.display, self.home.path(), &self.command);
-        loop {
-            if let Some(state) = self.state()
-                && state["items"].as_u64() >= Some(items)
-            {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "no first paint"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    fn state(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(self.home.path().join("state.json")).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-
-    async fn until(&self, what: &str, test: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            if let Some(state) = self.state()
-                && test(&state)
-            {
-                return state;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "timed out: {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// CPU share of one core over `SAMPLE`, after `WARM_UP`.
-    async fn cpu(&self, ticks: f64) -> f64 {
-        tokio::time::sleep(WARM_UP).await;
-        let before = procfs::cpu_ticks(self.pid()).unwrap();
-        let started = Instant::now();
-        tokio::time::sleep(SAMPLE).await;
-        let used = procfs::cpu_ticks(self.pid()).unwrap() - before;
-        used as f64 / ticks / started.elapsed().as_secs_f64() * 100.0
-    }
-
-    /// Resident memory in MiB: total, anonymous (heap, GL buffers), file-backed (code of the
-    /// program and its libraries).
-    fn rss_mib(&self) -> (f64, f64, f64) {
-        let read = |key| {
-            procfs::proc_kib(&format!("/proc/{}/status", self.pid()), key).unwrap_or(0) as f64
-                / 1024.0
-        };
-        (read("VmRSS:"), read("RssAnon:"), read("RssFile:"))
-    }
+/// CPU share of one core used by `app` over `SAMPLE`, after `WARM_UP`.
+async fn cpu(app: &App, ticks: f64) -> f64 {
+    tokio::time::sleep(WARM_UP).await;
+    let before = procfs::cpu_ticks(app.pid()).unwrap();
+    let started = Instant::now();
+    tokio::time::sleep(SAMPLE).await;
+    let used = procfs::cpu_ticks(app.pid()).unwrap() - before;
+    used as f64 / ticks / started.elapsed().as_secs_f64() * 100.0
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Resident memory of `app` in MiB: total, anonymous (heap, GL buffers), file-backed (code of
+/// the program and its libraries).
+fn rss_mib(app: &App) -> (f64, f64, f64) {
+    let read = |key| {
+        procfs::proc_kib(&format!("/proc/{}/status", app.pid()), key).unwrap_or(0) as f64 / 1024.0
+    };
+    (read("VmRSS:"), read("RssAnon:"), read("RssFile:"))
+}
+
+/// Restarts `app` in the same home (a warm start from its cache) and returns how long the new
+/// process took to show `items` cached items.
+async fn time_first_paint(app: &mut App, items: u64) -> Duration {
+    let started = app.restart();
+    loop {
+        if app.state()["items"].as_u64() >= Some(items) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no first paint"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -228,86 +168,81 @@ async fn run() {
     println!("Desktop app under Xvfb 1280x800, Mesa software GL (LIBGL_ALWAYS_SOFTWARE=1)");
     println!("server on loopback with {CHANNELS} channels x 200 items\n");
 
-    let ticker_only = App::start(
-        &x.display,
+    let mut ticker_only = start(
+        &x,
         &base,
         &settings("enabled = true\nposition = \"bottom\"\nmax_fps = 30"),
         &["--ticker"],
     );
     ticker_only
-        .until("ticker content", |s| {
+        .until_within("ticker content", PATIENCE, |s| {
             s["ticker"].as_array().is_some_and(|t| !t.is_empty())
         })
         .await;
-    let ticker_cpu = ticker_only.cpu(ticks).await;
+    let ticker_cpu = cpu(&ticker_only, ticks).await;
     drop(ticker_only);
     println!(
         "ticker window alone, scrolling at 30 fps:    {ticker_cpu:5.2}% of a core  (target < 5%: {})",
         verdict(ticker_cpu < 5.0)
     );
 
-    let strip = App::start(
-        &x.display,
+    let mut strip = start(
+        &x,
         &base,
         &settings("enabled = true\nposition = \"in_window\"\nmax_fps = 30"),
         &[],
     );
     strip
-        .until("items", |s| s["items"].as_u64() >= Some(2_000))
+        .until_within("items", PATIENCE, |s| s["items"].as_u64() >= Some(2_000))
         .await;
-    let strip_cpu = strip.cpu(ticks).await;
+    let strip_cpu = cpu(&strip, ticks).await;
     drop(strip);
     println!(
         "main window with its ticker strip moving:    {strip_cpu:5.2}% of a core  (target < 15%: {})",
         verdict(strip_cpu < 15.0)
     );
 
-    let both = App::start(
-        &x.display,
+    let mut both = start(
+        &x,
         &base,
         &settings("enabled = true\nposition = \"bottom\"\nmax_fps = 30"),
         &[],
     );
-    both.until("items", |s| s["items"].as_u64() >= Some(2_000))
+    both.until_within("items", PATIENCE, |s| s["items"].as_u64() >= Some(2_000))
         .await;
-    let both_cpu = both.cpu(ticks).await;
+    let both_cpu = cpu(&both, ticks).await;
     drop(both);
     println!("main window + ticker window (30 fps):        {both_cpu:5.2}% of a core");
 
-    let idle = App::start(&x.display, &base, &settings("enabled = false"), &[]);
-    idle.until("items", |s| s["items"].as_u64() >= Some(2_000))
+    let mut idle = start(&x, &base, &settings("enabled = false"), &[]);
+    idle.until_within("items", PATIENCE, |s| s["items"].as_u64() >= Some(2_000))
         .await;
-    let frames_before = idle.state().and_then(|s| s["frames"].as_u64()).unwrap_or(0);
-    let idle_cpu = idle.cpu(ticks).await;
-    let frames_after = idle.state().and_then(|s| s["frames"].as_u64()).unwrap_or(0);
+    let frames_before = idle.state()["frames"].as_u64().unwrap_or(0);
+    let idle_cpu = cpu(&idle, ticks).await;
+    let frames_after = idle.state()["frames"].as_u64().unwrap_or(0);
     println!(
         "main window, nothing moving:                 {idle_cpu:5.2}% of a core  (target < 0.5%: {}); frames drawn in {:.0} s: {}",
         verdict(idle_cpu < 0.5),
         (WARM_UP + SAMPLE).as_secs_f64(),
         frames_after.saturating_sub(frames_before)
     );
-    let (rss, anon, file) = idle.rss_mib();
+    let (rss, anon, file) = rss_mib(&idle);
     println!(
         "resident memory with 2,000 cached items:     {rss:5.1} MiB ({:.1} MB)  (target < 120 MB: {}); anonymous {anon:.1} MiB, file-backed {file:.1} MiB",
         rss * 1.048_576,
         verdict(rss * 1.048_576 < 120.0)
     );
     // The floor: the same window with nothing to show (its server unreachable).
-    let empty = App::start(
-        &x.display,
-        "http://127.0.0.1:9",
-        &settings("enabled = false"),
-        &[],
-    );
+    let mut empty = start(&x, "http://127.0.0.1:9", &settings("enabled = false"), &[]);
     empty
-        .until("offline", |s| {
+        .until_within("offline", PATIENCE, |s| {
             s["status"]
                 .as_str()
                 .is_some_and(|t| t.starts_with("Offline"))
         })
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (rss, anon, file) = empty.rss_mib();
+    let (rss, anon, file) = rss_mib(&empty);
     drop(empty);
     println!(
         "  the same window with no content at all:    {rss:5.1} MiB ({:.1} MB); anonymous {anon:.1} MiB, file-backed {file:.1} MiB",
@@ -316,14 +251,16 @@ async fn run() {
 
     // A burst of 1,000 events into a window that shows them.
     let before = idle
-        .until("a frame count", |s| s["frames"].as_u64().is_some())
+        .until_within("a frame count", PATIENCE, |s| {
+            s["frames"].as_u64().is_some()
+        })
         .await;
     let max_before = before["frame_max_ms"].as_f64().unwrap_or(0.0);
     let started = Instant::now();
     publish(&base, 1_000, 64, "burst").await;
     let published = started.elapsed();
     let after = idle
-        .until("the burst applied", |s| {
+        .until_within("the burst applied", PATIENCE, |s| {
             s["channels"].as_array().is_some_and(|channels| {
                 channels.iter().all(|c| {
                     c["items"]
@@ -345,10 +282,9 @@ async fn run() {
     );
     // A warm start: the cache is on screen before the network answers.
     tokio::time::sleep(Duration::from_secs(3)).await; // the cache writer's debounce
-    let mut idle = idle;
     let mut first_paints: Vec<f64> = Vec::new();
     for _ in 0..5 {
-        first_paints.push(idle.restart_and_time_first_paint(2_000).await.as_secs_f64() * 1000.0);
+        first_paints.push(time_first_paint(&mut idle, 2_000).await.as_secs_f64() * 1000.0);
     }
     first_paints.sort_by(f64::total_cmp);
     println!(

@@ -18,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "../tests/common/app.rs"]
+mod app;
 #[path = "support/config.rs"]
 mod bench_config;
 #[path = "support/procfs.rs"]
@@ -28,10 +30,9 @@ mod session;
 mod xvfb;
 
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use app::App;
 use session::{Dunst, NotifyMonitor, SessionBus};
 use tidings::config::ServerConfig;
 
@@ -58,66 +59,6 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-/// The app, killed when dropped.
-struct App {
-    child: Child,
-    home: tempfile::TempDir,
-}
-
-impl App {
-    fn start(display: &str, bus: &SessionBus, server: &str) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("config").join("tidings");
-        std::fs::create_dir_all(&config).unwrap();
-        // Default attention rules (alerts of warning and above notify); no SmartScreen, which
-        // would start after idle time (nobody touches Xvfb's keyboard).
-        std::fs::write(
-            config.join("settings.toml"),
-            "[smartscreen]\nenabled = false\n",
-        )
-        .unwrap();
-        let binary = Path::new(env!("CARGO_BIN_EXE_tidings"));
-        let child = xvfb::app_command(binary, display, home.path())
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .args(["--server", server])
-            .spawn()
-            .expect("starting tidings");
-        Self { child, home }
-    }
-
-    fn state(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(self.home.path().join("state.json")).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-
-    async fn until(&mut self, what: &str, test: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("tidings exited ({status}) while waiting for {what}");
-            }
-            if let Some(state) = self.state()
-                && test(&state)
-            {
-                return state;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}; last state: {:?}",
-                self.state()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Publishes one Critical alert; returns the wall-clock send time and how long the `POST` took.
@@ -155,12 +96,13 @@ async fn notify_call(monitor: &NotifyMonitor, count: usize, app: &mut App) -> f6
         if times.len() == count {
             return times[count - 1];
         }
-        if let Some(status) = app.child.try_wait().unwrap() {
-            panic!("tidings exited ({status}) while waiting for notification {count}");
-        }
+        assert!(
+            app.running(),
+            "tidings exited while waiting for notification {count}"
+        );
         assert!(
             started.elapsed() < PATIENCE,
-            "notification {count} did not arrive within {PATIENCE:?}; state: {:?}",
+            "notification {count} did not arrive within {PATIENCE:?}; state: {}",
             app.state()
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -206,8 +148,15 @@ async fn run() {
         env!("CARGO_BIN_EXE_tidings")
     );
     println!("server on loopback (in the bench process)\n");
-    let mut app = App::start(&x.display, &bus, &base);
-    app.until("the stream to be live", |s| {
+    // Default attention rules (alerts of warning and above notify); no SmartScreen, which
+    // would start after idle time (nobody touches Xvfb's keyboard).
+    let mut app = App::in_new_home(
+        &x,
+        "[smartscreen]\nenabled = false\n",
+        &["--server", &base],
+        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
+    );
+    app.until_within("the stream to be live", Duration::from_secs(60), |s| {
         s["status"].as_str().is_some_and(|t| t.starts_with("Live"))
     })
     .await;
@@ -257,9 +206,7 @@ async fn run() {
         urgencies.iter().all(|u| u == "byte 2"),
         "every notification critical: {urgencies:?}"
     );
-    let shown = app
-        .state()
-        .and_then(|s| s["desktop"]["notifications"].as_u64());
+    let shown = app.state()["desktop"]["notifications"].as_u64();
 
     let mut sorted: Vec<f64> = latencies.iter().map(|(_, ms)| *ms).collect();
     sorted.sort_by(f64::total_cmp);
