@@ -18,8 +18,9 @@ run_checks=1
 # Debian packages the tests drive for real: a browser for the web page test, nginx with the
 # nchan module as an SSE server we did not write, an X server with Mesa's software OpenGL and a
 # window manager for the desktop app's end-to-end tests, xdotool for input, a private D-Bus
-# session with the dunst notification daemon, and python3-dbus for a stand-in tray panel.
-packages=(chromium nginx-light libnginx-mod-nchan xvfb libgl1-mesa-dri libglx-mesa0 libegl1
+# session with the dunst notification daemon, python3-dbus for a stand-in tray panel, and
+# redis-server (with redis-cli) for the shared event log of several nodes.
+packages=(chromium nginx-light libnginx-mod-nchan redis-server redis-tools xvfb libgl1-mesa-dri libglx-mesa0 libegl1
   libxkbcommon-x11-0 openbox xdotool dbus dunst python3 python3-dbus python3-gi)
 missing=()
 for package in "${packages[@]}"; do

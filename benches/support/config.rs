@@ -14,6 +14,7 @@ pub fn loopback(text: &str, dir: &Path) -> ServerConfig {
         &Overrides {
             listen: Some("127.0.0.1:0".to_owned()),
             data_dir: Some(dir.to_owned()),
+            ..Overrides::default()
         },
     )
     .expect("bench config")

@@ -19,9 +19,13 @@ struct Args {
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (port 0 picks a free one).
     #[arg(long, global = true)]
     listen: Option<String>,
-    /// Directory for the event log.
+    /// Directory for the event log (SQLite) and this node's own state.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Share the event log with other nodes in Redis: redis://HOST:PORT/DB (also
+    /// TIDINGS_BROKER, or `broker` in the config file).
+    #[arg(long, global = true)]
+    broker: Option<String>,
     /// Serve bundled, fictional demo content (feeds with new stories every few seconds,
     /// recorded weather and a gale warning that comes and goes); needs no network. The event
     /// log goes to a `demo` subdirectory of the data directory.
@@ -64,6 +68,7 @@ fn load_config(args: &Args) -> anyhow::Result<ServerConfig> {
     let overrides = Overrides {
         listen: args.listen.clone(),
         data_dir: args.data_dir.clone(),
+        broker: args.broker.clone(),
     };
     Ok(ServerConfig::build(
         raw,
@@ -191,6 +196,14 @@ fn run(args: Args) -> anyhow::Result<()> {
             println!("configuration is valid");
             println!("listen:   {}", config.listen);
             println!("data dir: {}", config.data_dir.display());
+            match &config.broker {
+                Some(broker) => println!(
+                    "log:      redis {} (keys {}:*), shared with other nodes",
+                    tidings::config::server::redact_password(&broker.url),
+                    broker.prefix
+                ),
+                None => println!("log:      sqlite in the data dir"),
+            }
             let ids: Vec<&str> = config.channels.iter().map(|c| c.id().as_str()).collect();
             println!("channels: {}", ids.join(", "));
             if config.ingest_enabled {

@@ -69,6 +69,10 @@ pub struct RawServerConfig {
     pub listen: Option<String>,
     /// Directory for the event log and server state.
     pub data_dir: Option<PathBuf>,
+    /// `redis://host:port/db`: keep the event log in Redis, shared by several nodes.
+    pub broker: Option<String>,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    pub broker_prefix: Option<String>,
     /// Stream settings.
     #[serde(default)]
     pub stream: RawStream,
@@ -237,6 +241,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--data-dir`
     pub data_dir: Option<PathBuf>,
+    /// `--broker`
+    pub broker: Option<String>,
 }
 
 /// How a subscriber's stream behaves.
@@ -424,8 +430,10 @@ impl TokenConfig {
 pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Where the event log lives.
+    /// Where the event log lives (SQLite), and this node's own state.
     pub data_dir: PathBuf,
+    /// The shared Redis event log, when several nodes serve together; `None`: SQLite.
+    pub broker: Option<Broker>,
     /// Stream behaviour.
     pub stream: StreamSettings,
     /// Whether channel sources, weather and alerts are fetched.
@@ -440,6 +448,90 @@ pub struct ServerConfig {
     pub channels: Vec<ChannelConfig>,
     /// Publish tokens.
     pub tokens: Vec<TokenConfig>,
+}
+
+/// The environment variable naming the Redis broker.
+pub const ENV_BROKER: &str = "TIDINGS_BROKER";
+
+/// Where several nodes share their event log: a Redis server and a key prefix.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Broker {
+    /// `redis://[user:password@]host:port/db` or `redis+unix:///path/to/redis.sock`.
+    pub url: String,
+    /// Prefix of every key.
+    pub prefix: String,
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broker")
+            .field("url", &redact_password(&self.url))
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+/// A URL with its password (if any) shown as `***`.
+#[must_use]
+pub fn redact_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+fn build_broker(
+    url: Option<String>,
+    prefix: Option<String>,
+) -> Result<Option<Broker>, ConfigError> {
+    let Some(url) = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = reqwest::Url::parse(&url).map_err(|_| {
+        invalid(
+            "broker",
+            format!(
+                "{} is not a URL like redis://127.0.0.1:6379/0",
+                redact_password(&url)
+            ),
+        )
+    })?;
+    match parsed.scheme() {
+        "redis" if parsed.host().is_some() => {}
+        "redis+unix" | "unix" => {}
+        "rediss" => {
+            return Err(invalid(
+                "broker",
+                "rediss:// (TLS) is not built in; reach Redis over a private network or a local TLS tunnel and use redis://",
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                "broker",
+                format!(
+                    "{} is not a Redis URL (redis://host:port/db)",
+                    redact_password(&url)
+                ),
+            ));
+        }
+    }
+    let prefix = prefix.unwrap_or_else(|| "tidings".to_owned());
+    let valid_prefix = !prefix.is_empty()
+        && prefix.len() <= 64
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    if !valid_prefix {
+        return Err(invalid(
+            "broker_prefix",
+            format!("{prefix:?}: use 1-64 letters, digits, '_', '-', '.' or ':'"),
+        ));
+    }
+    Ok(Some(Broker { url, prefix }))
 }
 
 /// The default listen address of a standalone server.
@@ -492,6 +584,14 @@ impl ServerConfig {
             None => default_data_dir()?,
         };
 
+        let broker = build_broker(
+            overrides
+                .broker
+                .clone()
+                .or_else(|| env(ENV_BROKER))
+                .or(raw.broker),
+            raw.broker_prefix,
+        )?;
         let stream = build_stream(&raw.stream)?;
         let ingest_enabled = raw.ingest.enabled.unwrap_or(true);
         let weather = build_weather(&raw.weather)?;
@@ -525,6 +625,7 @@ impl ServerConfig {
         Ok(Self {
             listen,
             data_dir,
+            broker,
             stream,
             ingest_enabled,
             weather,
@@ -541,6 +642,7 @@ impl ServerConfig {
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".to_owned()),
             data_dir: Some(data_dir.into()),
+            broker: None,
         };
         Self::build(RawServerConfig::default(), &|_| None, &overrides)
     }
@@ -1030,10 +1132,69 @@ mod tests {
             &Overrides {
                 listen: Some("127.0.0.1:3".into()),
                 data_dir: Some("test-data".into()),
+                ..Overrides::default()
             },
         )
         .unwrap();
         assert_eq!(config.listen.port(), 3);
+    }
+
+    #[test]
+    fn broker_comes_from_file_then_environment_then_flag_and_hides_its_password() {
+        let file = "broker = \"redis://10.0.0.5:6379/0\"\nbroker_prefix = \"office\"";
+        let from = |env_value: Option<&str>, flag: Option<&str>| {
+            let raw = ServerConfig::parse(file, Path::new("x")).unwrap();
+            let env = |name: &str| {
+                (name == ENV_BROKER)
+                    .then(|| env_value.map(str::to_owned))
+                    .flatten()
+            };
+            ServerConfig::build(
+                raw,
+                &env,
+                &Overrides {
+                    data_dir: Some("test-data".into()),
+                    broker: flag.map(str::to_owned),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap()
+            .broker
+            .unwrap()
+        };
+        assert_eq!(from(None, None).url, "redis://10.0.0.5:6379/0");
+        assert_eq!(from(None, None).prefix, "office");
+        assert_eq!(
+            from(Some("redis://env:6379/1"), None).url,
+            "redis://env:6379/1"
+        );
+        let flagged = from(
+            Some("redis://env:6379/1"),
+            Some("redis://:s3cret@flag:6379/2"),
+        );
+        assert_eq!(flagged.url, "redis://:s3cret@flag:6379/2");
+        let shown = format!("{flagged:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("***"),
+            "{shown}"
+        );
+        assert!(build("").unwrap().broker.is_none(), "SQLite without one");
+    }
+
+    #[test]
+    fn a_broker_that_is_not_plain_redis_is_refused_with_the_reason() {
+        for (text, says) in [
+            ("broker = \"rediss://h:6379/0\"", "TLS"),
+            ("broker = \"http://h:6379/0\"", "not a Redis URL"),
+            ("broker = \"localhost\"", "not a URL"),
+            (
+                "broker = \"redis://h:6379/0\"\nbroker_prefix = \"a b\"",
+                "broker_prefix",
+            ),
+        ] {
+            let error = build(text).unwrap_err().to_string();
+            assert!(error.contains(says), "{text}: {error}");
+        }
     }
 
     #[test]

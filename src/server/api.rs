@@ -110,6 +110,11 @@ async fn web_page() -> Response {
 
 async fn healthz(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
     let head = state.log.head().await?;
+    if !state.log.healthy() {
+        return Err(ApiError::Unavailable(
+            "the event store is not reachable; streams continue once it is back".to_owned(),
+        ));
+    }
     Ok(axum::Json(serde_json::json!({
         "status": "ok",
         "protocol": PROTOCOL_VERSION,

@@ -62,7 +62,20 @@ pub enum ApiError {
     Unavailable(String),
     /// 500: the event log failed.
     #[error("internal error")]
-    Log(#[from] LogError),
+    Log(LogError),
+}
+
+impl From<LogError> for ApiError {
+    fn from(error: LogError) -> Self {
+        match error {
+            // Nothing was stored; the publisher may try again (and must not count it as sent).
+            LogError::Unavailable(_) | LogError::Closed => {
+                tracing::warn!(%error, "request refused: event store unavailable");
+                Self::Unavailable("the event store is unavailable; try again shortly".to_owned())
+            }
+            other => Self::Log(other),
+        }
+    }
 }
 
 impl ApiError {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
-use super::log::{EventKind, LoggedEvent, Selection};
+use super::log::{Commit, EventKind, LoggedEvent, Selection};
 use super::metrics::Metrics;
 use crate::protocol::{ChannelId, EventId, ItemKey, comment_frame, event_frame};
 
@@ -334,6 +334,21 @@ impl Hub {
         }
     }
 
+    /// Ends every open subscription (new ones are still taken): their clients reconnect with
+    /// `Last-Event-ID` and replay from the log. For when this hub may have missed commits.
+    pub fn end_all(&self) -> usize {
+        let mut slots = self.lock();
+        let indices: Vec<usize> = (0..slots.slots.len()).collect();
+        let mut ended = 0;
+        for index in indices {
+            if let Some(slot) = slots.remove(index) {
+                slot.kill.notify_one();
+                ended += 1;
+            }
+        }
+        ended
+    }
+
     /// Ends every subscription and refuses new ones (shutdown).
     pub fn close(&self) {
         let mut slots = self.lock();
@@ -350,7 +365,7 @@ impl Hub {
     /// once and fans it out; sends heartbeat ticks every `heartbeat`.
     pub async fn run(
         self: Arc<Self>,
-        mut commits: mpsc::UnboundedReceiver<LoggedEvent>,
+        mut commits: mpsc::UnboundedReceiver<Commit>,
         heartbeat: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
@@ -363,9 +378,13 @@ impl Hub {
                 biased;
                 () = &mut shutdown => break,
                 commit = commits.recv() => match commit {
-                    Some(event) => {
+                    Some(Commit::Event(event)) => {
                         self.metrics.events_appended.fetch_add(1, Ordering::Relaxed);
                         self.fan_out(&Arc::new(Frame::encode(&event)));
+                    }
+                    Some(Commit::Lost(reason)) => {
+                        let ended = self.end_all();
+                        tracing::warn!(%reason, streams = ended, "this node may have missed events; streams resume from the log");
                     }
                     None => break,
                 },

@@ -96,11 +96,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
-    let path = config.data_dir.join(LOG_FILE);
-    let log = tokio::task::spawn_blocking(move || SqliteLog::open(&path, Some(commit_tx)))
-        .await
-        .context("opening the event log")??;
-    tracing::info!(path = %log.path().display(), "event log open");
+    let log = Backend::open(&config, commit_tx).await?;
     let hub = Hub::new(
         config.stream.subscriber_queue,
         config.stream.max_subscribers,
@@ -112,7 +108,7 @@ pub async fn serve(
     let geocoder = geocode::Geocoder::new(fetcher.clone(), config.weather.geocoding_url.clone());
     let state = Arc::new(ServerState {
         config,
-        log: Arc::new(log.clone()),
+        log: log.shared(),
         hub: Arc::clone(&hub),
         metrics,
         geocoder,
@@ -189,6 +185,58 @@ pub async fn serve(
     // Whatever is left there was already abandoned by the accept loop's grace period.
     api_runtime.shutdown_background();
     Ok(())
+}
+
+/// The event log backend this server runs on.
+#[derive(Clone)]
+enum Backend {
+    /// The embedded SQLite file in the data directory.
+    Sqlite(SqliteLog),
+    /// The log shared by several nodes in Redis.
+    #[cfg(feature = "redis")]
+    Redis(log::redis::RedisLog),
+}
+
+impl Backend {
+    async fn open(config: &ServerConfig, sink: log::CommitSink) -> anyhow::Result<Self> {
+        if let Some(broker) = &config.broker {
+            #[cfg(feature = "redis")]
+            {
+                let log = log::redis::RedisLog::open(broker.clone(), Some(sink))
+                    .await
+                    .context("opening the event log in redis")?;
+                tracing::info!(broker = %log.describe(), "event log open (redis, shared)");
+                return Ok(Self::Redis(log));
+            }
+            #[cfg(not(feature = "redis"))]
+            anyhow::bail!(
+                "broker {} is set, but this tidings-server was built without Redis support (cargo feature \"redis\")",
+                config::server::redact_password(&broker.url)
+            );
+        }
+        let path = config.data_dir.join(LOG_FILE);
+        let log = tokio::task::spawn_blocking(move || SqliteLog::open(&path, Some(sink)))
+            .await
+            .context("opening the event log")??;
+        tracing::info!(path = %log.path().display(), "event log open");
+        Ok(Self::Sqlite(log))
+    }
+
+    fn shared(&self) -> Arc<dyn EventLog> {
+        match self {
+            Self::Sqlite(log) => Arc::new(log.clone()),
+            #[cfg(feature = "redis")]
+            Self::Redis(log) => Arc::new(log.clone()),
+        }
+    }
+
+    fn detach_sink(&self) {
+        match self {
+            Self::Sqlite(log) => log.detach_sink(),
+            #[cfg(feature = "redis")]
+            Self::Redis(log) => log.detach_sink(),
+        }
+    }
 }
 
 /// Starts the weather and severe-weather alert sources for the first channel of each kind;

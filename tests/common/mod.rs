@@ -73,6 +73,7 @@ impl TestServer {
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.path().to_owned()),
+            ..Overrides::default()
         };
         let config = ServerConfig::build(raw, &|_| None, &overrides).unwrap();
         let listener = tidings::server::bind(addr).unwrap();

@@ -2,11 +2,14 @@
 //! subscribers are fed only from it (through the hub), so replay by `Last-Event-ID` is always
 //! possible and one node or several behave the same.
 //!
-//! [`EventLog`] is the storage contract; [`sqlite::SqliteLog`] is the embedded backend. Besides
+//! [`EventLog`] is the storage contract; [`sqlite::SqliteLog`] is the embedded backend and
+//! `redis::RedisLog` (feature `redis`) the shared one for several server nodes. Besides
 //! the append-only history the log keeps the *current state* (live items and alerts per
 //! channel, latest weather per cell, channel metadata) so that snapshots and the read API do not
 //! have to fold the history.
 
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod sqlite;
 
 use std::future::Future;
@@ -48,6 +51,14 @@ pub enum LogError {
     /// The log has been closed (server shutting down).
     #[error("event log is closed")]
     Closed,
+    /// The shared store cannot be reached right now (Redis down, restarting or loading): the
+    /// request may succeed later. Publishers get a 503 with `Retry-After`, never a 201.
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
+    /// The append was made under a lease this node no longer holds: another node took the
+    /// source over, so this node's result is stale and was not stored.
+    #[error("not stored: {0}")]
+    Fenced(String),
 }
 
 /// The kind of a logged event, which is also its SSE `event:` name.
@@ -300,10 +311,82 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// The id of the newest event, or [`EventId::ZERO`] for an empty log.
     fn head(&self) -> BoxFuture<'_, Result<EventId, LogError>>;
+
+    /// Whether the store answered lately and commits reach the hub (a shared store can be
+    /// unreachable for a while; an embedded one always answers or fails outright).
+    fn healthy(&self) -> bool {
+        true
+    }
+}
+
+/// What a log hands its hub.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Commit {
+    /// The next committed event, in id order.
+    Event(LoggedEvent),
+    /// Events may have been committed that this node will never hand over (its tail of a
+    /// shared log fell behind what the store keeps, or the store lost writes in a crash).
+    /// Every open stream must resume from the log, so the hub ends them all; clients
+    /// reconnect with `Last-Event-ID` and replay exactly what they miss.
+    Lost(String),
 }
 
 /// Receives committed events in id order; feeds the hub.
-pub type CommitSink = tokio::sync::mpsc::UnboundedSender<LoggedEvent>;
+pub type CommitSink = tokio::sync::mpsc::UnboundedSender<Commit>;
+
+/// Builds a logged event from its stored columns, checking each.
+pub(crate) fn stored_event(
+    id: EventId,
+    channel: String,
+    kind: &str,
+    key: Option<String>,
+    data: String,
+) -> Result<LoggedEvent, LogError> {
+    let channel = ChannelId::new(channel).map_err(|e| LogError::Corrupt(id, e.to_string()))?;
+    let kind = EventKind::parse(kind)
+        .ok_or_else(|| LogError::Corrupt(id, format!("unknown kind {kind:?}")))?;
+    let key = key
+        .map(ItemKey::new)
+        .transpose()
+        .map_err(|e| LogError::Corrupt(id, e.to_string()))?;
+    Ok(LoggedEvent {
+        id,
+        channel,
+        kind,
+        key,
+        data: Arc::from(data),
+    })
+}
+
+/// Whether a resume after `after` cannot be an exact replay, and why: the same rules for every
+/// backend. `head` is the newest id, `origin` where the log began (`0-0`: unknown), `oldest`
+/// the newest id retention deleted in the selected channels.
+pub(crate) fn replay_gap(
+    after: EventId,
+    head: EventId,
+    origin: EventId,
+    oldest: EventId,
+) -> Option<ReplayStart> {
+    let oldest_known = (oldest > EventId::ZERO).then_some(oldest);
+    let reason = if after > head {
+        format!(
+            "event id {after} is newer than this server's log (last is {head}); the log may have been reset"
+        )
+    } else if after != EventId::ZERO && after < origin {
+        // `0-0` asks for all of history, which is always from this log.
+        format!(
+            "event id {after} is older than this server's log (begun at {origin}); the log may have been reset"
+        )
+    } else if after < oldest {
+        format!("history after {after} is no longer retained (kept after {oldest})")
+    } else {
+        return None;
+    };
+    Some(ReplayStart::Gap {
+        oldest: oldest_known,
+        reason,
+    })
+}
 
 /// Milliseconds since the Unix epoch, now.
 #[must_use]

@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{
-    Appended, BoxFuture, CommitSink, EventKind, EventLog, Expired, LogError, LoggedEvent, NewEvent,
-    PruneStats, ReplayStart, Selection, Snapshot, StateChange, now_millis,
+    Appended, BoxFuture, Commit, CommitSink, EventKind, EventLog, Expired, LogError, LoggedEvent,
+    NewEvent, PruneStats, ReplayStart, Selection, Snapshot, StateChange, now_millis, replay_gap,
+    stored_event,
 };
 use crate::config::RetentionPolicy;
 use crate::protocol::{ChannelId, ChannelInfo, EventId, ItemKey, RetractKind};
@@ -218,29 +219,6 @@ fn record_origin(conn: &Connection, last: EventId) -> Result<(), LogError> {
     Ok(())
 }
 
-fn row_event(
-    id: EventId,
-    channel: String,
-    kind: String,
-    key: Option<String>,
-    data: String,
-) -> Result<LoggedEvent, LogError> {
-    let channel = ChannelId::new(channel).map_err(|e| LogError::Corrupt(id, e.to_string()))?;
-    let kind = EventKind::parse(&kind)
-        .ok_or_else(|| LogError::Corrupt(id, format!("unknown kind {kind:?}")))?;
-    let key = key
-        .map(ItemKey::new)
-        .transpose()
-        .map_err(|e| LogError::Corrupt(id, e.to_string()))?;
-    Ok(LoggedEvent {
-        id,
-        channel,
-        kind,
-        key,
-        data: Arc::from(data),
-    })
-}
-
 type Row = (i64, i64, String, String, Option<String>, String);
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -256,10 +234,10 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 
 fn into_event(row: Row) -> Result<LoggedEvent, LogError> {
     let (ms, seq, channel, kind, key, data) = row;
-    row_event(
+    stored_event(
         EventId::new(from_sql(ms), from_sql(seq)),
         channel,
-        kind,
+        &kind,
         key,
         data,
     )
@@ -442,7 +420,7 @@ fn append_blocking(writer: &mut Writer, events: Vec<NewEvent>) -> Result<Vec<App
     // Still under the writer lock: the hub sees commits in exactly id order.
     if let Some(sink) = &writer.sink {
         for entry in &appended {
-            if sink.send(entry.event.clone()).is_err() {
+            if sink.send(Commit::Event(entry.event.clone())).is_err() {
                 writer.sink = None;
                 break;
             }
@@ -484,30 +462,9 @@ fn replay_blocking(
     for channel in &selection.channels {
         oldest = oldest.max(pruned_through(&tx, channel)?);
     }
-    let oldest_known = (oldest > EventId::ZERO).then_some(oldest);
-    if after > head {
-        return Ok(ReplayStart::Gap {
-            oldest: oldest_known,
-            reason: format!(
-                "event id {after} is newer than this server's log (last is {head}); the log may have been reset"
-            ),
-        });
-    }
-    // `0-0` asks for all of history, which is always from this log.
     let origin = read_meta_id(&tx, "origin")?;
-    if after != EventId::ZERO && after < origin {
-        return Ok(ReplayStart::Gap {
-            oldest: oldest_known,
-            reason: format!(
-                "event id {after} is older than this server's log (begun at {origin}); the log may have been reset"
-            ),
-        });
-    }
-    if after < oldest {
-        return Ok(ReplayStart::Gap {
-            oldest: oldest_known,
-            reason: format!("history after {after} is no longer retained (kept after {oldest})"),
-        });
+    if let Some(gap) = replay_gap(after, head, origin, oldest) {
+        return Ok(gap);
     }
     if selection.channels.is_empty() {
         return Ok(ReplayStart::Events {
@@ -574,10 +531,10 @@ fn snapshot_blocking(
             .optional()
             .map_err(db)?;
         if let Some((ms, seq, data)) = info {
-            events.push(row_event(
+            events.push(stored_event(
                 EventId::new(from_sql(ms), from_sql(seq)),
                 channel.as_str().to_owned(),
-                "channel".to_owned(),
+                "channel",
                 None,
                 data,
             )?);
