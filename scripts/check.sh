@@ -17,7 +17,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --locked --quiet
 
 step "headless server build has no GUI crate"
 cargo build --no-default-features --features server --bin tidings-server --locked --quiet
-gui_crates=$(cargo tree --no-default-features --features server -e normal --prefix none --locked \
+cargo build --no-default-features --features server,redis --bin tidings-server --locked --quiet
+gui_crates=$(cargo tree --no-default-features --features server,redis -e normal --prefix none --locked \
   | grep -E '^(eframe|egui|egui-winit|egui_glow|winit|glow|glutin|accesskit) ' || true)
 if [[ -n "$gui_crates" ]]; then
   echo "a GUI crate is in the server-only dependency tree:" >&2

@@ -81,10 +81,7 @@ impl Redis {
 }
 
 fn broker(prefix: &str) -> Broker {
-    Broker {
-        url: test_redis::shared().url(),
-        prefix: prefix.to_owned(),
-    }
+    Broker::new(test_redis::shared().url(), prefix)
 }
 
 impl Backend for Redis {
@@ -676,10 +673,7 @@ async fn a_node_rides_out_a_redis_restart() {
         "--save",
         "",
     ]);
-    let broker = Broker {
-        url: server.url(),
-        prefix: "restart".to_owned(),
-    };
+    let broker = Broker::new(server.url(), "restart");
     let (log, mut rx) = node(&broker).await;
     let before = log.append(vec![item("a", "1", "before")]).await.unwrap()[0]
         .event

@@ -73,6 +73,9 @@ pub struct RawServerConfig {
     pub broker: Option<String>,
     /// Prefix of every Redis key (several deployments can share one Redis).
     pub broker_prefix: Option<String>,
+    /// Seconds the node that fetches holds its lease between renewals; another node takes
+    /// over within this time when it dies.
+    pub broker_lease_secs: Option<u64>,
     /// Stream settings.
     #[serde(default)]
     pub stream: RawStream,
@@ -206,6 +209,8 @@ pub enum RawSource {
         name: Option<String>,
         /// Minutes between polls (default 15, at least 1).
         poll_minutes: Option<u64>,
+        /// Seconds between polls, instead of minutes (for tests and local sources).
+        poll_secs: Option<u64>,
     },
 }
 
@@ -460,13 +465,31 @@ pub struct Broker {
     pub url: String,
     /// Prefix of every key.
     pub prefix: String,
+    /// How long the ingest lease lasts without renewal.
+    pub lease: Duration,
 }
+
+impl Broker {
+    /// A broker at `url` with the default prefix and lease (tests, benches, embedding).
+    #[must_use]
+    pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: prefix.into(),
+            lease: DEFAULT_LEASE,
+        }
+    }
+}
+
+/// The ingest lease's default length.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 impl fmt::Debug for Broker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Broker")
             .field("url", &redact_password(&self.url))
             .field("prefix", &self.prefix)
+            .field("lease", &self.lease)
             .finish()
     }
 }
@@ -487,6 +510,7 @@ pub fn redact_password(url: &str) -> String {
 fn build_broker(
     url: Option<String>,
     prefix: Option<String>,
+    lease_secs: Option<u64>,
 ) -> Result<Option<Broker>, ConfigError> {
     let Some(url) = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
         return Ok(None);
@@ -531,7 +555,18 @@ fn build_broker(
             format!("{prefix:?}: use 1-64 letters, digits, '_', '-', '.' or ':'"),
         ));
     }
-    Ok(Some(Broker { url, prefix }))
+    let lease_secs = in_range(
+        "broker_lease_secs",
+        lease_secs,
+        DEFAULT_LEASE.as_secs(),
+        1,
+        300,
+    )?;
+    Ok(Some(Broker {
+        url,
+        prefix,
+        lease: Duration::from_secs(lease_secs),
+    }))
 }
 
 /// The default listen address of a standalone server.
@@ -591,6 +626,7 @@ impl ServerConfig {
                 .or_else(|| env(ENV_BROKER))
                 .or(raw.broker),
             raw.broker_prefix,
+            raw.broker_lease_secs,
         )?;
         let stream = build_stream(&raw.stream)?;
         let ingest_enabled = raw.ingest.enabled.unwrap_or(true);
@@ -900,13 +936,14 @@ fn build_channels(
         let mut sources = Vec::new();
         for (number, source) in channel.sources.into_iter().enumerate() {
             let setting = format!("{at}.sources[{number}]");
-            let (url, name, minutes) = match source {
-                RawSource::Url(url) => (url, None, None),
+            let (url, name, minutes, secs) = match source {
+                RawSource::Url(url) => (url, None, None, None),
                 RawSource::Table {
                     url,
                     name,
                     poll_minutes,
-                } => (url, name, poll_minutes),
+                    poll_secs,
+                } => (url, name, poll_minutes, poll_secs),
             };
             let url = url.trim().to_owned();
             let bundled = url == "tidings:welcome";
@@ -920,17 +957,34 @@ fn build_channels(
                     format!("{url:?} is not an https://, http:// or file:// URL"),
                 ));
             }
-            let minutes = in_range(
-                &format!("{setting}.poll_minutes"),
-                minutes,
-                DEFAULT_POLL_MINUTES,
-                1,
-                24 * 60,
-            )?;
+            let poll_interval = match (minutes, secs) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        format!("{setting}.poll_secs"),
+                        "set poll_minutes or poll_secs, not both",
+                    ));
+                }
+                (None, Some(secs)) => Duration::from_secs(in_range(
+                    &format!("{setting}.poll_secs"),
+                    Some(secs),
+                    DEFAULT_POLL_MINUTES * 60,
+                    1,
+                    86_400,
+                )?),
+                (minutes, None) => Duration::from_secs(
+                    60 * in_range(
+                        &format!("{setting}.poll_minutes"),
+                        minutes,
+                        DEFAULT_POLL_MINUTES,
+                        1,
+                        24 * 60,
+                    )?,
+                ),
+            };
             sources.push(SourceConfig {
                 url,
                 name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-                poll_interval: Duration::from_secs(minutes * 60),
+                poll_interval,
             });
         }
         channels.push(ChannelConfig {

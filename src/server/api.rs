@@ -121,6 +121,8 @@ async fn healthz(State(state): State<Arc<ServerState>>) -> Result<Response, ApiE
         "version": env!("CARGO_PKG_VERSION"),
         "last_event_id": head,
         "subscribers": state.hub.subscriber_count(),
+        "log": if state.config.broker.is_some() { "redis" } else { "sqlite" },
+        "ingesting": state.ingesting.load(std::sync::atomic::Ordering::Relaxed),
     }))
     .into_response())
 }

@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(feature = "redis")]
+mod cluster;
 pub mod demo;
 pub mod error;
 pub mod geocode;
@@ -55,6 +57,9 @@ pub struct ServerState {
     pub metrics: Arc<Metrics>,
     /// The place search behind `/v1/geocode`.
     pub geocoder: geocode::Geocoder,
+    /// Whether this node fetches feeds, weather and alerts now (always for a lone server; in
+    /// a cluster, the node holding the ingest lease).
+    pub ingesting: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -112,49 +117,52 @@ pub async fn serve(
         hub: Arc::clone(&hub),
         metrics,
         geocoder,
+        ingesting: std::sync::atomic::AtomicBool::new(false),
     });
     seed_latest(&state).await?;
-    sync_channel_info(&state).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let hub_task =
         tokio::spawn(Arc::clone(&hub).run(commit_rx, heartbeat, stopped(stop_rx.clone())));
-    let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped(stop_rx.clone())));
-    let board = Arc::new(ingest::feeds::HealthBoard::default());
-    let validators_path = state.config.data_dir.join(INGEST_FILE);
-    let saved = match tokio::task::spawn_blocking(move || {
-        ingest::state::ValidatorStore::open(&validators_path)
-    })
-    .await
-    {
-        Ok(Ok(store)) => Some(store),
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "feed validators and CAP chains will not survive restarts");
-            None
-        }
-        Err(_) => None,
+    let ingest = Ingest {
+        state: Arc::clone(&state),
+        fetcher,
     };
-    let pollers: Vec<_> = state
-        .config
-        .channels
-        .iter()
-        .filter(|channel| state.config.ingest_enabled && !channel.sources.is_empty())
-        .map(|channel| {
-            tokio::spawn(ingest::feeds::run_channel(
-                channel.clone(),
-                fetcher.clone(),
+    let ingest_task = match &log {
+        Backend::Sqlite(_) => {
+            let validators_path = state.config.data_dir.join(INGEST_FILE);
+            let saved = match tokio::task::spawn_blocking(move || {
+                ingest::state::ValidatorStore::open(&validators_path)
+            })
+            .await
+            {
+                Ok(Ok(store)) => Some(store),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "feed validators and CAP chains will not survive restarts");
+                    None
+                }
+                Err(_) => None,
+            };
+            // A lone server is always the one that fetches.
+            sync_channel_info(&state, state.log.as_ref()).await?;
+            state
+                .ingesting
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let group = ingest.start(
                 Arc::clone(&state.log),
-                Arc::clone(&board),
-                saved.clone(),
-                stop_rx.clone(),
-            ))
-        })
-        .collect();
-    let mut location_sources = Vec::new();
-    if state.config.ingest_enabled {
-        location_sources =
-            spawn_location_sources(&state, &fetcher, &board, saved.as_ref(), &stop_rx);
-    }
+                ingest::cells::ActiveCells::Local(Arc::clone(&hub)),
+                saved,
+                &stop_rx,
+            );
+            tokio::spawn(async move {
+                for task in group {
+                    let _ = task.await;
+                }
+            })
+        }
+        #[cfg(feature = "redis")]
+        Backend::Redis(redis) => tokio::spawn(cluster::run(ingest, redis.clone(), stop_rx.clone())),
+    };
     let router = api::router(Arc::clone(&state));
     let api_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -176,10 +184,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     hub.close();
     let _ = hub_task.await;
-    let _ = maintenance.await;
-    for poller in pollers.into_iter().chain(location_sources) {
-        let _ = poller.await;
-    }
+    let _ = ingest_task.await;
     let _ = accept.await;
     log.detach_sink();
     // Whatever is left there was already abandoned by the accept loop's grace period.
@@ -239,10 +244,67 @@ impl Backend {
     }
 }
 
+/// What fetches and maintains content: feed pollers, weather and alert sources, the expiry
+/// sweep and retention. A lone server runs it for its whole life; in a cluster, only the node
+/// holding the ingest lease does (`cluster`), so each upstream is fetched once.
+pub(crate) struct Ingest {
+    pub(crate) state: Arc<ServerState>,
+    pub(crate) fetcher: ingest::fetch::Fetcher,
+}
+
+impl Ingest {
+    /// Starts every task of the group, writing through `log`, until `stop`.
+    pub(crate) fn start(
+        &self,
+        log: Arc<dyn EventLog>,
+        cells: ingest::cells::ActiveCells,
+        saved: Option<ingest::state::ValidatorStore>,
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let state = &self.state;
+        let mut tasks = vec![tokio::spawn(maintain(
+            Arc::clone(state),
+            Arc::clone(&log),
+            stopped(stop.clone()),
+        ))];
+        if !state.config.ingest_enabled {
+            return tasks;
+        }
+        let board = Arc::new(ingest::feeds::HealthBoard::default());
+        for channel in state
+            .config
+            .channels
+            .iter()
+            .filter(|c| !c.sources.is_empty())
+        {
+            tasks.push(tokio::spawn(ingest::feeds::run_channel(
+                channel.clone(),
+                self.fetcher.clone(),
+                Arc::clone(&log),
+                Arc::clone(&board),
+                saved.clone(),
+                stop.clone(),
+            )));
+        }
+        tasks.extend(spawn_location_sources(
+            state,
+            &log,
+            &cells,
+            &self.fetcher,
+            &board,
+            saved.as_ref(),
+            stop,
+        ));
+        tasks
+    }
+}
+
 /// Starts the weather and severe-weather alert sources for the first channel of each kind;
 /// they fetch only for the cells that connected clients subscribed to.
 fn spawn_location_sources(
     state: &Arc<ServerState>,
+    log: &Arc<dyn EventLog>,
+    cells: &ingest::cells::ActiveCells,
     fetcher: &ingest::fetch::Fetcher,
     board: &Arc<ingest::feeds::HealthBoard>,
     saved: Option<&ingest::state::ValidatorStore>,
@@ -258,7 +320,7 @@ fn spawn_location_sources(
     // The location source counts as one more source of its channel, after its feeds.
     let health = |channel: &config::ChannelConfig| ingest::feeds::HealthReport {
         board: Arc::clone(board),
-        log: Arc::clone(&state.log),
+        log: Arc::clone(log),
         channel: channel.info.clone(),
         index: channel.sources.len(),
         count: channel.sources.len() + 1,
@@ -270,11 +332,11 @@ fn spawn_location_sources(
             fetcher: fetcher.clone(),
             base_url: settings.forecast_url.clone(),
             channel: channel.id().clone(),
-            log: Arc::clone(&state.log),
+            log: Arc::clone(log),
             refresh: settings.refresh,
         };
         tasks.push(spawn_cells(
-            state,
+            cells,
             poll,
             settings.refresh,
             health(channel),
@@ -287,11 +349,11 @@ fn spawn_location_sources(
             fetcher.clone(),
             settings,
             channel.id().clone(),
-            Arc::clone(&state.log),
+            Arc::clone(log),
             saved.map(ingest::state::ValidatorStore::cap_chains),
         );
         tasks.push(spawn_cells(
-            state,
+            cells,
             poll,
             settings.refresh,
             health(channel),
@@ -301,9 +363,9 @@ fn spawn_location_sources(
     tasks
 }
 
-/// Runs one location source over the hub's active cells, refreshing each every `refresh`.
+/// Runs one location source over the active cells, refreshing each every `refresh`.
 fn spawn_cells<P>(
-    state: &ServerState,
+    cells: &ingest::cells::ActiveCells,
     poll: P,
     refresh: Duration,
     health: ingest::feeds::HealthReport,
@@ -313,7 +375,7 @@ where
     P: ingest::cells::PollCell + Send + Sync + 'static,
 {
     tokio::spawn(ingest::cells::run_cells(
-        Arc::clone(&state.hub),
+        cells.clone(),
         ingest::cells::CellSchedule::new(refresh),
         poll,
         health,
@@ -337,8 +399,11 @@ async fn seed_latest(state: &ServerState) -> anyhow::Result<()> {
 
 /// Appends a `channel` event for every configured channel whose metadata is new or changed,
 /// keeping the stored health.
-async fn sync_channel_info(state: &ServerState) -> anyhow::Result<()> {
-    let stored = state.log.channel_infos().await?;
+pub(crate) async fn sync_channel_info(
+    state: &ServerState,
+    log: &dyn EventLog,
+) -> anyhow::Result<()> {
+    let stored = log.channel_infos().await?;
     let mut events = Vec::new();
     for channel in &state.config.channels {
         let previous = stored
@@ -362,13 +427,17 @@ async fn sync_channel_info(state: &ServerState) -> anyhow::Result<()> {
     }
     if !events.is_empty() {
         tracing::info!(channels = events.len(), "channel metadata updated");
-        state.log.append(events).await?;
+        log.append(events).await?;
     }
     Ok(())
 }
 
 /// Background upkeep: retracts expired items and alerts, applies retention.
-async fn maintain(state: Arc<ServerState>, shutdown: impl Future<Output = ()>) {
+async fn maintain(
+    state: Arc<ServerState>,
+    log: Arc<dyn EventLog>,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut expiry = tokio::time::interval(EXPIRY_INTERVAL);
     expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -378,13 +447,13 @@ async fn maintain(state: Arc<ServerState>, shutdown: impl Future<Output = ()>) {
         tokio::select! {
             () = &mut shutdown => return,
             _ = expiry.tick() => {
-                if let Err(error) = retract_expired(&state).await {
+                if let Err(error) = retract_expired(log.as_ref()).await {
                     tracing::error!(%error, "expiry sweep failed");
                 }
             }
             _ = retention.tick() => {
                 for channel in &state.config.channels {
-                    match state.log.prune(channel.id(), channel.retention, now_millis()).await {
+                    match log.prune(channel.id(), channel.retention, now_millis()).await {
                         Ok(stats) if stats.deleted > 0 || stats.aged_out > 0 => {
                             tracing::info!(
                                 channel = %channel.id(),
@@ -402,8 +471,8 @@ async fn maintain(state: Arc<ServerState>, shutdown: impl Future<Output = ()>) {
     }
 }
 
-async fn retract_expired(state: &ServerState) -> anyhow::Result<()> {
-    let expired = state.log.expired(now_millis()).await?;
+async fn retract_expired(log: &dyn EventLog) -> anyhow::Result<()> {
+    let expired = log.expired(now_millis()).await?;
     if expired.is_empty() {
         return Ok(());
     }
@@ -428,6 +497,6 @@ async fn retract_expired(state: &ServerState) -> anyhow::Result<()> {
         })
         .collect::<Vec<_>>();
     tracing::info!(count = events.len(), "retracting expired entries");
-    state.log.append(events).await?;
+    log.append(events).await?;
     Ok(())
 }

@@ -10,6 +10,7 @@
 )]
 
 pub mod app;
+pub mod redis;
 pub mod session;
 pub mod xvfb;
 
@@ -280,6 +281,11 @@ impl SseClient {
                 }
             }
         }
+    }
+
+    /// Whether the stream is still open (it has not ended or failed).
+    pub fn is_open(&self) -> bool {
+        self.body.is_some()
     }
 
     /// The next event; panics after [`WAIT`].

@@ -2,7 +2,8 @@
 //! connected clients asked for, each cell on its own schedule, a new cell at once.
 //!
 //! [`CellSchedule`] is the pure part (which cells are due, backoff after failures, the
-//! upstream's `Retry-After`); [`run_cells`] drives it from the hub's list of active cells.
+//! upstream's `Retry-After`); [`run_cells`] drives it from the active cells ([`ActiveCells`]:
+//! this node's hub, or every node of a cluster).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,50 @@ const CONCURRENCY: usize = 4;
 const FIRST_RETRY: Duration = Duration::from_secs(60);
 /// Longest `Retry-After` obeyed: a server asking for more is retried after this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// Where the cells worth fetching come from.
+#[derive(Clone)]
+pub enum ActiveCells {
+    /// The cells this server's open streams asked for.
+    Local(Arc<Hub>),
+    /// The cells the open streams of every node of a cluster asked for (each node advertises
+    /// its own in Redis), and this node's own.
+    #[cfg(feature = "redis")]
+    Cluster {
+        /// This node's hub.
+        hub: Arc<Hub>,
+        /// The shared log, where nodes advertise their cells.
+        log: crate::server::log::redis::RedisLog,
+    },
+}
+
+impl ActiveCells {
+    fn hub(&self) -> &Arc<Hub> {
+        match self {
+            Self::Local(hub) => hub,
+            #[cfg(feature = "redis")]
+            Self::Cluster { hub, .. } => hub,
+        }
+    }
+
+    /// The active cells, sorted. If the cluster's list cannot be read, this node's own.
+    pub async fn list(&self) -> Vec<ItemKey> {
+        match self {
+            Self::Local(hub) => hub.active_cells(),
+            #[cfg(feature = "redis")]
+            Self::Cluster { hub, log } => {
+                let mut cells = hub.active_cells();
+                match log.cluster_cells().await {
+                    Ok(others) => cells.extend(others),
+                    Err(error) => tracing::debug!(%error, "cannot read the cluster's cells"),
+                }
+                cells.sort();
+                cells.dedup();
+                cells
+            }
+        }
+    }
+}
 
 /// When each active cell is next due.
 #[derive(Debug)]
@@ -155,20 +200,21 @@ impl From<String> for CellError {
     }
 }
 
-/// Polls the hub's active cells with `poll` on `schedule` until `shutdown`, and keeps the
-/// health of `channel` in step (a failing upstream shows as degraded, then recovers).
+/// Polls the active cells with `poll` on `schedule` until `shutdown`, and keeps the health of
+/// `channel` in step (a failing upstream shows as degraded, then recovers).
 pub async fn run_cells(
-    hub: Arc<Hub>,
+    cells: ActiveCells,
     mut schedule: CellSchedule,
     poll: impl PollCell,
     health: HealthReport,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut new_cells = hub.watch_new_cells();
+    let mut new_cells = cells.hub().watch_new_cells();
     loop {
         new_cells.mark_unchanged();
+        let active = cells.list().await;
         let now = Instant::now();
-        let due = schedule.due(&hub.active_cells(), now);
+        let due = schedule.due(&active, now);
         if !due.is_empty() {
             let polled: Vec<(ItemKey, CellOutcome)> = tokio::select! {
                 polled = futures_util::stream::iter(due)

@@ -19,7 +19,7 @@ use super::state::ValidatorStore;
 use crate::config::ChannelConfig;
 use crate::config::server::SourceConfig;
 use crate::protocol::{ChannelId, ChannelInfo, Event, Health, HealthStatus, Item, ItemKey};
-use crate::server::log::{EventKind, EventLog, LogError, NewEvent, StateChange};
+use crate::server::log::{EventKind, EventLog, LogError, NewEvent, StateChange, now_millis};
 
 /// Longest wait between polls, whatever the source asks.
 const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
@@ -385,8 +385,15 @@ pub async fn run_channel(
                     .with_validators(saved.load(&source.url).await)
                     .with_listed(listed.into_iter().filter_map(|key| ItemKey::new(key).ok()));
             }
-            // Spread the first polls of many sources over a few seconds.
+            // Spread the first polls of many sources over a few seconds; in a cluster, keep the
+            // schedule the node before this one left.
             let mut wait = jitter(Duration::from_millis(200 * index as u64), Duration::from_secs(3));
+            if let Some(due) = match &saved {
+                Some(saved) => saved.load_due(&source.url).await,
+                None => None,
+            } {
+                wait = Duration::from_millis(due.saturating_sub(now_millis())).min(MAX_INTERVAL);
+            }
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -414,6 +421,10 @@ pub async fn run_channel(
                 };
                 health.record(error).await;
                 wait = spread(next, random_unit());
+                if let Some(saved) = &saved {
+                    let due = now_millis() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                    saved.save_due(&source.url, due).await;
+                }
             }
         });
     }

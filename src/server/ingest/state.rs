@@ -5,8 +5,11 @@
 //! and which hazard each NWS CAP message belongs to ([`CapChains`]), so an update that
 //! references only messages seen before a restart still updates its alert in place.
 //!
-//! A small SQLite file of its own (`ingest.sqlite3` in the data directory): this is one
-//! server's memory of its upstreams, not part of the shared event log.
+//! A lone server keeps this in a small SQLite file of its own (`ingest.sqlite3` in the data
+//! directory): one server's memory of its upstreams, not part of the event log. Nodes of a
+//! cluster keep it in Redis instead ([`ValidatorStore::shared`]), with each source's next
+//! due time, so the node that takes ingest over after another polls on the same schedule with
+//! the same validators instead of refetching everything.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,13 +19,87 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fetch::Validators;
 
-/// Validators per source URL, on disk.
+/// Where the memory lives.
+#[derive(Clone)]
+enum Memory {
+    /// This server's own file.
+    Local(Arc<Mutex<Connection>>),
+    /// Shared by the nodes of a cluster.
+    #[cfg(feature = "redis")]
+    Shared(crate::server::log::redis::RedisLog),
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(_) => f.write_str("Local"),
+            #[cfg(feature = "redis")]
+            Self::Shared(log) => write!(f, "Shared({})", log.describe()),
+        }
+    }
+}
+
+/// Redis hashes of the shared memory (under the log's prefix, `P:ingest:<name>`).
+#[cfg(feature = "redis")]
+mod shared {
+    pub const VALIDATORS: &str = "validators";
+    pub const LISTED: &str = "listed";
+    pub const DUE: &str = "due";
+    pub const CAP: &str = "cap";
+}
+
+/// Validators per source URL, on disk or in the cluster's Redis.
 #[derive(Debug, Clone)]
 pub struct ValidatorStore {
-    conn: Arc<Mutex<Connection>>,
+    memory: Memory,
 }
 
 impl ValidatorStore {
+    /// The memory of a cluster, in the Redis that holds its event log.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn shared(log: crate::server::log::redis::RedisLog) -> Self {
+        Self {
+            memory: Memory::Shared(log),
+        }
+    }
+
+    /// When `source` (a feed URL, or a name like `alerts:<cell>`) is next due, in milliseconds
+    /// since the epoch, if a node of the cluster recorded it. Always `None` for a lone server,
+    /// which polls at start.
+    pub async fn load_due(&self, source: &str) -> Option<u64> {
+        let _ = source; // only shared memory keeps schedules
+        match &self.memory {
+            Memory::Local(_) => None,
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => log
+                .memory_get(shared::DUE, vec![source.to_owned()])
+                .await
+                .map_err(|error| tracing::warn!(%error, "cannot read shared poll schedules"))
+                .ok()?
+                .into_iter()
+                .next()
+                .flatten()?
+                .parse()
+                .ok(),
+        }
+    }
+
+    /// Records when `source` is next due (only shared memory keeps it).
+    pub async fn save_due(&self, source: &str, due_millis: u64) {
+        let _ = (source, due_millis); // only shared memory keeps schedules
+        match &self.memory {
+            Memory::Local(_) => {}
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => {
+                let write = (shared::DUE, source.to_owned(), due_millis.to_string());
+                if let Err(error) = log.memory_set(vec![write]).await {
+                    tracing::warn!(%error, "cannot save shared poll schedules");
+                }
+            }
+        }
+    }
+
     /// Opens (creating) the store. Blocking; call at startup.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
@@ -46,14 +123,32 @@ impl ValidatorStore {
             ) WITHOUT ROWID;",
         )?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            memory: Memory::Local(Arc::new(Mutex::new(conn))),
         })
     }
 
     /// The validators last saved for `url` (empty when none, or on a storage error: the
     /// worst case is one unconditional fetch).
     pub async fn load(&self, url: &str) -> Validators {
-        let conn = Arc::clone(&self.conn);
+        let conn = match &self.memory {
+            Memory::Local(conn) => Arc::clone(conn),
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => {
+                let found = log
+                    .memory_get(shared::VALIDATORS, vec![url.to_owned()])
+                    .await
+                    .map_err(|error| tracing::warn!(%error, "cannot read shared feed validators"))
+                    .ok()
+                    .and_then(|values| values.into_iter().next().flatten());
+                return found
+                    .and_then(|json| serde_json::from_str::<SharedValidators>(&json).ok())
+                    .map(|saved| Validators {
+                        etag: saved.etag,
+                        last_modified: saved.last_modified,
+                    })
+                    .unwrap_or_default();
+            }
+        };
         let url = url.to_owned();
         let loaded = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
@@ -80,11 +175,11 @@ impl ValidatorStore {
         }
     }
 
-    /// The CAP chain memory kept in the same file.
+    /// The CAP chain memory kept in the same place.
     #[must_use]
     pub fn cap_chains(&self) -> CapChains {
         CapChains {
-            conn: Arc::clone(&self.conn),
+            memory: self.memory.clone(),
         }
     }
 
@@ -92,7 +187,21 @@ impl ValidatorStore {
     /// error: the worst case is that items which aged out of the channel's live state while
     /// still listed are announced again).
     pub async fn load_listed(&self, url: &str) -> Vec<String> {
-        let conn = Arc::clone(&self.conn);
+        let conn = match &self.memory {
+            Memory::Local(conn) => Arc::clone(conn),
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => {
+                let found = log
+                    .memory_get(shared::LISTED, vec![url.to_owned()])
+                    .await
+                    .map_err(|error| tracing::warn!(%error, "cannot read the keys feeds listed"))
+                    .ok()
+                    .and_then(|values| values.into_iter().next().flatten());
+                return found
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                    .unwrap_or_default();
+            }
+        };
         let url = url.to_owned();
         let loaded = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
@@ -115,7 +224,32 @@ impl ValidatorStore {
     /// Saves `validators` for `url`, and `listed`, the item keys of the document they belong
     /// to, in one transaction. Call only after the document's items were stored.
     pub async fn save(&self, url: &str, validators: &Validators, listed: Vec<String>) {
-        let conn = Arc::clone(&self.conn);
+        let conn = match &self.memory {
+            Memory::Local(conn) => Arc::clone(conn),
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => {
+                let saved = SharedValidators {
+                    etag: validators.etag.clone(),
+                    last_modified: validators.last_modified.clone(),
+                };
+                let writes = vec![
+                    (
+                        shared::VALIDATORS,
+                        url.to_owned(),
+                        serde_json::to_string(&saved).unwrap_or_default(),
+                    ),
+                    (
+                        shared::LISTED,
+                        url.to_owned(),
+                        serde_json::to_string(&listed).unwrap_or_default(),
+                    ),
+                ];
+                if let Err(error) = log.memory_set(writes).await {
+                    tracing::warn!(%error, "cannot save shared feed validators");
+                }
+                return;
+            }
+        };
         let (url, validators) = (url.to_owned(), validators.clone());
         let saved = tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
@@ -146,17 +280,42 @@ impl ValidatorStore {
 /// updates lasts, short enough that the table stays small.
 const CAP_CHAIN_DAYS: u64 = 30;
 
+/// Validators as the shared memory keeps them (JSON).
+#[cfg(feature = "redis")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedValidators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
 /// CAP identifier → hazard, for NWS products without VTEC (chained only by `references`).
 #[derive(Debug, Clone)]
 pub struct CapChains {
-    conn: Arc<Mutex<Connection>>,
+    memory: Memory,
 }
 
 impl CapChains {
     /// The hazards saved for those of `identifiers` that are known (none on a storage error:
     /// the worst case is a retract and a new alert instead of an update).
     pub async fn load(&self, identifiers: Vec<String>) -> HashMap<String, String> {
-        let conn = Arc::clone(&self.conn);
+        let conn = match &self.memory {
+            Memory::Local(conn) => Arc::clone(conn),
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => {
+                let values = match log.memory_get(shared::CAP, identifiers.clone()).await {
+                    Ok(values) => values,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read shared CAP chains");
+                        return HashMap::new();
+                    }
+                };
+                return identifiers
+                    .into_iter()
+                    .zip(values)
+                    .filter_map(|(identifier, hazard)| Some((identifier, hazard?)))
+                    .collect();
+            }
+        };
         let loaded = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
             let mut statement =
@@ -186,7 +345,20 @@ impl CapChains {
     /// Saves `links` (identifier, hazard) at `now_millis`, and forgets identifiers saved more
     /// than a month before.
     pub async fn save(&self, links: Vec<(String, String)>, now_millis: u64) {
-        let conn = Arc::clone(&self.conn);
+        let conn = match &self.memory {
+            Memory::Local(conn) => Arc::clone(conn),
+            #[cfg(feature = "redis")]
+            Memory::Shared(log) => {
+                let forget_before = now_millis.saturating_sub(CAP_CHAIN_DAYS * 86_400_000);
+                if let Err(error) = log
+                    .memory_remember(shared::CAP, links, now_millis, forget_before)
+                    .await
+                {
+                    tracing::warn!(%error, "cannot save shared CAP chains");
+                }
+                return;
+            }
+        };
         let now = i64::try_from(now_millis).unwrap_or(i64::MAX);
         let forget_before =
             now.saturating_sub(i64::try_from(CAP_CHAIN_DAYS * 86_400_000).unwrap_or(i64::MAX));

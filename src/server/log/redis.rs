@@ -439,6 +439,166 @@ impl RedisLog {
         .map(drop)
     }
 
+    /// Runs a command or pipeline with the command timeout, noting whether Redis answered.
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        run: impl FnOnce(ConnectionManager) -> redis::RedisFuture<'static, T>,
+    ) -> Result<T, LogError> {
+        let result = tokio::time::timeout(COMMAND_TIMEOUT, run(self.inner.conn.clone())).await;
+        let outcome = match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(classify(&error)),
+            Err(_) => Err(LogError::Unavailable(format!(
+                "redis did not answer within {} s",
+                COMMAND_TIMEOUT.as_secs()
+            ))),
+        };
+        self.inner.reachable.store(
+            !matches!(outcome, Err(LogError::Unavailable(_))),
+            Ordering::Relaxed,
+        );
+        outcome
+    }
+
+    fn memory_key(&self, name: &str) -> String {
+        format!("{}:ingest:{name}", self.inner.target.prefix)
+    }
+
+    /// Values of `fields` in the ingest memory hash `name` (what pollers remember about their
+    /// upstreams, shared by the nodes).
+    pub async fn memory_get(
+        &self,
+        name: &str,
+        fields: Vec<String>,
+    ) -> Result<Vec<Option<String>>, LogError> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.memory_key(name);
+        self.query(move |mut conn| {
+            Box::pin(async move {
+                let mut command = redis::cmd("HMGET");
+                command.arg(key).arg(fields);
+                command.query_async(&mut conn).await
+            })
+        })
+        .await
+    }
+
+    /// Writes `(hash, field, value)` entries of the ingest memory, all or none.
+    pub async fn memory_set(&self, writes: Vec<(&str, String, String)>) -> Result<(), LogError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (name, field, value) in writes {
+            pipe.hset(self.memory_key(name), field, value).ignore();
+        }
+        self.query(move |mut conn| Box::pin(async move { pipe.query_async(&mut conn).await }))
+            .await
+    }
+
+    /// Saves `(field, value)` pairs in the memory hash `name`, seen at `now_millis`, and
+    /// forgets fields last saved before `forget_before`.
+    pub async fn memory_remember(
+        &self,
+        name: &str,
+        pairs: Vec<(String, String)>,
+        now_millis: u64,
+        forget_before: u64,
+    ) -> Result<(), LogError> {
+        let key = self.memory_key(name);
+        let seen = format!("{key}:seen");
+        let old: Vec<String> = {
+            let (key, seen) = (key.clone(), seen.clone());
+            self.query(move |mut conn| {
+                Box::pin(async move {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    for (field, value) in pairs {
+                        pipe.hset(&key, &field, value).ignore();
+                        pipe.zadd(&seen, field, now_millis).ignore();
+                    }
+                    pipe.cmd("ZRANGE")
+                        .arg(&seen)
+                        .arg("-inf")
+                        .arg(format!("({forget_before}"))
+                        .arg("BYSCORE");
+                    let (old,): (Vec<String>,) = pipe.query_async(&mut conn).await?;
+                    Ok(old)
+                })
+            })
+            .await?
+        };
+        if old.is_empty() {
+            return Ok(());
+        }
+        self.query(move |mut conn| {
+            Box::pin(async move {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                pipe.hdel(&key, &old).ignore();
+                pipe.zrem(&seen, &old).ignore();
+                pipe.query_async(&mut conn).await
+            })
+        })
+        .await
+    }
+
+    /// Announces the weather cells `node`'s subscribers asked for, valid for `ttl`, so the
+    /// node that fetches weather and alerts fetches them too.
+    pub async fn advertise_cells(
+        &self,
+        node: &str,
+        cells: &[ItemKey],
+        ttl: Duration,
+    ) -> Result<(), LogError> {
+        let key = format!("{}:cells", self.inner.target.prefix);
+        let until = super::now_millis() + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let members: Vec<(u64, String)> = cells
+            .iter()
+            .map(|cell| (until, format!("{node}\n{cell}")))
+            .collect();
+        if members.is_empty() {
+            return Ok(());
+        }
+        self.query(move |mut conn| {
+            Box::pin(async move {
+                let mut pipe = redis::pipe();
+                pipe.zadd_multiple(&key, &members).ignore();
+                pipe.query_async(&mut conn).await
+            })
+        })
+        .await
+    }
+
+    /// The weather cells any node's subscribers asked for lately, sorted.
+    pub async fn cluster_cells(&self) -> Result<Vec<ItemKey>, LogError> {
+        let key = format!("{}:cells", self.inner.target.prefix);
+        let now = super::now_millis();
+        let members: Vec<String> = self
+            .query(move |mut conn| {
+                Box::pin(async move {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    pipe.cmd("ZREMRANGEBYSCORE")
+                        .arg(&key)
+                        .arg("-inf")
+                        .arg(now)
+                        .ignore();
+                    pipe.cmd("ZRANGE").arg(&key).arg(0).arg(-1);
+                    let (members,): (Vec<String>,) = pipe.query_async(&mut conn).await?;
+                    Ok(members)
+                })
+            })
+            .await?;
+        let mut cells: Vec<ItemKey> = members
+            .iter()
+            .filter_map(|member| ItemKey::new(member.split_once('\n')?.1).ok())
+            .collect();
+        cells.sort();
+        cells.dedup();
+        Ok(cells)
+    }
+
     /// Appends like [`EventLog::append`], but only while `fence` still holds its lease: a node
     /// that lost its lease (paused, partitioned) cannot write a stale result over the new
     /// holder's ([`LogError::Fenced`]).
