@@ -13,6 +13,7 @@ use common::*;
 use tidings::client::connection::{
     self, ConnectionConfig, ConnectionEvent, ConnectionHandle, ConnectionState,
 };
+use tidings::client::servers::ServerList;
 use tidings::sse::MessageEvent;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
@@ -232,7 +233,7 @@ async fn backoff_grows_on_failures_then_resets_after_a_good_connection() {
     let (handle, mut events) = start(config);
     let seen = collect(&mut events, |seen| {
         seen.iter()
-            .filter(|e| matches!(e, ConnectionEvent::State(ConnectionState::Live)))
+            .filter(|e| matches!(e, ConnectionEvent::State(ConnectionState::Live { .. })))
             .count()
             >= 2
     })
@@ -292,12 +293,12 @@ async fn unauthorized_stops_with_the_servers_reason() {
         matches!(s, ConnectionState::Unauthorized { .. })
     })
     .await;
-    assert_eq!(
-        states(&seen).last(),
-        Some(&ConnectionState::Unauthorized {
-            status: 401,
-            reason: "token revoked".into()
-        })
+    assert!(
+        matches!(
+            states(&seen).last(),
+            Some(ConnectionState::Unauthorized { status: 401, reason, .. }) if reason == "token revoked"
+        ),
+        "{seen:#?}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.requests().len(), 1, "no reconnect after 401");
@@ -423,7 +424,7 @@ async fn tidings_server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
     );
     let (handle, mut events) = start(ConnectionConfig::new(url));
     collect(&mut events, |seen| {
-        states(seen).contains(&ConnectionState::Live)
+        states(seen).iter().any(ConnectionState::is_live)
     })
     .await;
     let mut published = Vec::new();
@@ -481,7 +482,7 @@ async fn a_feed_starts_from_its_offline_cache_and_resumes_where_it_left_off() {
     let addr = server.addr;
     let cache_dir = tempfile::tempdir().unwrap();
     let config = || {
-        let mut config = FeedConfig::new(&server_base(addr));
+        let mut config = FeedConfig::new(ServerList::parse(&server_base(addr)).unwrap());
         config.channels = vec![tidings::protocol::ChannelId::new("world").unwrap()];
         config.cache = Some(Cache::new(cache_dir.path().join("cache.json")));
         config
@@ -600,7 +601,7 @@ async fn the_cache_belongs_to_its_identity_and_a_fresh_start_asks_for_a_snapshot
     let world = ChannelId::new("world").unwrap();
     // The embedded server listens on a new port each run: its cache is kept under a name.
     let config = |identity: &str, resume: bool| {
-        let mut config = FeedConfig::new(&server.base);
+        let mut config = FeedConfig::new(ServerList::parse(&server.base).unwrap());
         config.channels = vec![world.clone()];
         config.cache = Some(Cache::new(cache_dir.path().join("cache.json")));
         config.cache_identity = identity.to_owned();
@@ -645,7 +646,7 @@ async fn the_cache_belongs_to_its_identity_and_a_fresh_start_asks_for_a_snapshot
             .unwrap();
         if matches!(
             update,
-            FeedUpdate::Connection(connection::ConnectionState::Live)
+            FeedUpdate::Connection(connection::ConnectionState::Live { .. })
         ) {
             break;
         }
@@ -660,4 +661,322 @@ async fn the_cache_belongs_to_its_identity_and_a_fresh_start_asks_for_a_snapshot
 
 fn server_base(addr: SocketAddr) -> String {
     format!("http://{addr}")
+}
+
+// Several servers (issue #10 point 5): nodes of one cluster, left for the next one when
+// unreachable, resumed there with the same Last-Event-ID.
+
+/// An address nothing listens on.
+fn dead_url() -> String {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    format!("http://{free}/events")
+}
+
+/// The servers the states name, by index, in order (consecutive repeats folded).
+fn servers_in(events: &[ConnectionEvent]) -> Vec<usize> {
+    let mut servers: Vec<usize> = Vec::new();
+    for state in states(events) {
+        if let Some(server) = state.server()
+            && servers.last() != Some(&server.index)
+        {
+            servers.push(server.index);
+        }
+    }
+    servers
+}
+
+#[tokio::test]
+async fn each_kind_of_failure_moves_on_to_the_next_server_at_once() {
+    let failures: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "500",
+            vec![Step::Send(
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n",
+            )],
+        ),
+        (
+            // A node shutting down asks for 30 s: the next node does not have to wait.
+            "503 with Retry-After",
+            vec![Step::Send(
+                b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 30\r\ncontent-length: 0\r\n\r\n",
+            )],
+        ),
+        (
+            "not an event stream",
+            vec![Step::Send(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nhi",
+            )],
+        ),
+        (
+            "a stream broken before any event",
+            vec![Step::Send(OK_HEAD), Step::Close],
+        ),
+    ];
+    let mut cases: Vec<(&str, String, Option<Scripted>)> = vec![("refused", dead_url(), None)];
+    for (name, script) in failures {
+        let failing = Scripted::start(vec![script]).await;
+        cases.push((name, failing.url(), Some(failing)));
+    }
+    for (name, first, _keep) in cases {
+        let second = Scripted::start(vec![vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"id: 9-0\ndata: from the second\n\n"),
+            Step::Hang,
+        ]])
+        .await;
+        // A long base retry: any backoff before the second server would show.
+        let mut config = ConnectionConfig::with_urls(vec![first, second.url()]);
+        config.default_retry = Duration::from_secs(20);
+        let started = Instant::now();
+        let (handle, mut events) = start(config);
+        let seen = collect(&mut events, |seen| !messages(seen).is_empty()).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{name}: waited {:?} before the second server",
+            started.elapsed()
+        );
+        assert_eq!(messages(&seen)[0].data, "from the second", "{name}");
+        assert_eq!(servers_in(&seen), [0, 1], "{name}: {seen:#?}");
+        let moved_on = states(&seen).into_iter().find_map(|s| match s {
+            ConnectionState::Retrying { delay, server, .. }
+            | ConnectionState::Offline { delay, server, .. } => Some((delay, server.index)),
+            _ => None,
+        });
+        assert_eq!(moved_on, Some((Duration::ZERO, 0)), "{name}: {seen:#?}");
+        assert!(
+            states(&seen).iter().any(|s| matches!(
+                s,
+                ConnectionState::Live { server } if server.index == 1 && server.count == 2
+            )),
+            "{name}: the live state names the second server: {seen:#?}"
+        );
+        handle.close();
+    }
+}
+
+#[tokio::test]
+async fn the_next_server_is_asked_to_resume_after_the_same_last_event_id() {
+    // The first node streams two events and goes away for good (its listener closes after
+    // this one connection); the second records what it was asked.
+    let first = Scripted::start(vec![vec![
+        Step::Send(OK_HEAD),
+        Step::Send(
+            b"retry: 100\nid: 1795748063693-0\ndata: one\n\nid: 1795748063700-3\ndata: two\n\n",
+        ),
+        Step::Close,
+    ]])
+    .await;
+    let second = Scripted::start(vec![vec![
+        Step::Send(OK_HEAD),
+        Step::Send(b"id: 1795748063709-0\ndata: three\n\n"),
+        Step::Hang,
+    ]])
+    .await;
+    let (handle, mut events) = start(ConnectionConfig::with_urls(vec![first.url(), second.url()]));
+    let seen = collect(&mut events, |seen| messages(seen).len() >= 3).await;
+    let data: Vec<String> = messages(&seen).into_iter().map(|m| m.data).collect();
+    assert_eq!(data, ["one", "two", "three"]);
+    let asked = second.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        header(&asked[0].1, "last-event-id"),
+        Some("1795748063700-3"),
+        "resumed exactly after the last event the first node sent"
+    );
+    // The healthy stream's end brought it back to the first node (refused now), and only then
+    // to the second.
+    assert_eq!(servers_in(&seen), [0, 1], "{seen:#?}");
+    handle.close();
+}
+
+#[tokio::test]
+async fn a_silent_server_is_left_for_the_next_by_the_watchdog() {
+    let first = Scripted::start(vec![vec![
+        Step::Send(OK_HEAD),
+        Step::Send(b"id: 3\ndata: then silence\n\n"),
+        Step::Hang,
+    ]])
+    .await;
+    let second = Scripted::start(vec![vec![
+        Step::Send(OK_HEAD),
+        Step::Send(b"data: back\n\n"),
+        Step::Hang,
+    ]])
+    .await;
+    let mut config = ConnectionConfig::with_urls(vec![first.url(), second.url()]);
+    config.idle_timeout = Some(Duration::from_millis(400));
+    // Were it to wait the retry time before the next server, the test would notice.
+    config.default_retry = Duration::from_secs(20);
+    let (handle, mut events) = start(config);
+    let seen = collect(&mut events, |seen| messages(seen).len() >= 2).await;
+    assert!(
+        states(&seen).iter().any(|s| matches!(
+            s,
+            ConnectionState::Retrying { delay, reason, server }
+                if delay.is_zero() && reason.contains("no data") && server.index == 0
+        )),
+        "{seen:#?}"
+    );
+    assert_eq!(header(&second.requests()[0].1, "last-event-id"), Some("3"));
+    handle.close();
+}
+
+#[tokio::test]
+async fn a_working_server_is_kept_when_the_first_comes_back() {
+    // The first node fails once, then would work; the second works. After the second's
+    // stream ends (as a restart or a slow-subscriber drop would end it), the client comes
+    // back to the second, not to the first.
+    let first = Scripted::start(vec![
+        vec![Step::Send(
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
+        )],
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"data: from the first\n\n"),
+            Step::Hang,
+        ],
+    ])
+    .await;
+    let second = Scripted::start(vec![
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"retry: 50\nid: 1\ndata: b1\n\n"),
+            Step::Close,
+        ],
+        vec![
+            Step::Send(OK_HEAD),
+            Step::Send(b"id: 2\ndata: b2\n\n"),
+            Step::Hang,
+        ],
+    ])
+    .await;
+    let (handle, mut events) = start(ConnectionConfig::with_urls(vec![first.url(), second.url()]));
+    let seen = collect(&mut events, |seen| messages(seen).len() >= 2).await;
+    let data: Vec<String> = messages(&seen).into_iter().map(|m| m.data).collect();
+    assert_eq!(data, ["b1", "b2"]);
+    assert_eq!(first.requests().len(), 1, "no flapping back to the first");
+    assert_eq!(header(&second.requests()[1].1, "last-event-id"), Some("1"));
+    handle.close();
+}
+
+#[tokio::test]
+async fn only_after_every_server_failed_does_the_client_wait() {
+    let (handle, mut events) = start({
+        let mut config = ConnectionConfig::with_urls(vec![dead_url(), dead_url()]);
+        config.default_retry = Duration::from_millis(200);
+        config
+    });
+    let seen = collect(&mut events, |seen| {
+        states(seen)
+            .iter()
+            .filter(|s| matches!(s, ConnectionState::Connecting { .. }))
+            .count()
+            >= 3
+    })
+    .await;
+    let waits: Vec<(Duration, usize, String)> = states(&seen)
+        .into_iter()
+        .filter_map(|s| match s {
+            ConnectionState::Offline {
+                delay,
+                server,
+                reason,
+            } => Some((delay, server.index, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits.len(), 2, "{seen:#?}");
+    assert_eq!((waits[0].0, waits[0].1), (Duration::ZERO, 0));
+    let (delay, server, reason) = &waits[1];
+    assert_eq!(*server, 1);
+    assert!(
+        *delay >= Duration::from_millis(100) && *delay <= Duration::from_millis(200),
+        "a whole round failed: the backoff's first wait, {delay:?}"
+    );
+    assert!(
+        reason.starts_with("all 2 servers failed; 127.0.0.1:"),
+        "{reason}"
+    );
+    // The list wraps around: the third attempt is the first server again.
+    let attempts: Vec<(u32, usize)> = states(&seen)
+        .into_iter()
+        .filter_map(|s| match s {
+            ConnectionState::Connecting { attempt, server } => Some((attempt, server.index)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [(1, 0), (2, 1), (3, 0)]);
+    handle.close();
+}
+
+#[tokio::test]
+async fn unauthorized_on_one_server_stops_there() {
+    let refused = Scripted::start(vec![vec![Step::Send(
+        b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n",
+    )]])
+    .await;
+    let other = Scripted::start(vec![vec![Step::Send(OK_HEAD), Step::Hang]]).await;
+    let (_handle, mut events) = start(ConnectionConfig::with_urls(vec![
+        refused.url(),
+        other.url(),
+    ]));
+    let seen = until_state(&mut events, |s| {
+        matches!(s, ConnectionState::Unauthorized { .. })
+    })
+    .await;
+    assert!(matches!(
+        states(&seen).last(),
+        Some(ConnectionState::Unauthorized { status: 403, server, .. }) if server.index == 0
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        other.requests().is_empty(),
+        "a refusal is reported, not routed around"
+    );
+}
+
+#[tokio::test]
+async fn a_feed_given_a_dead_and_a_live_server_follows_the_live_one() {
+    use tidings::client::feed::{self, FeedConfig, FeedUpdate};
+    use tidings::client::store::Change;
+
+    let server = TestServer::start("").await;
+    let dead = dead_url();
+    let dead = dead.trim_end_matches("/events");
+    let servers = ServerList::parse(&format!("{dead},{}", server.base)).unwrap();
+    let mut config = FeedConfig::new(servers);
+    config.channels = vec![tidings::protocol::ChannelId::new("world").unwrap()];
+    config.cache = None;
+    let mut started = feed::start(config, connection::http_client(WAIT).unwrap()).await;
+    let mut live_on = None;
+    while live_on.is_none() {
+        let update = tokio::time::timeout(WAIT, started.updates.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let FeedUpdate::Connection(ConnectionState::Live { server }) = update {
+            live_on = Some(server);
+        }
+    }
+    let live_on = live_on.unwrap();
+    assert_eq!((live_on.index, live_on.count), (1, 2));
+    assert_eq!(live_on.host, server.addr.to_string());
+    publish(&server.base, "world", "Through the second server").await;
+    loop {
+        let update = tokio::time::timeout(WAIT, started.updates.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let FeedUpdate::Changes { changes, .. } = update
+            && changes
+                .iter()
+                .any(|c| matches!(c, Change::ItemAdded { .. }))
+        {
+            break;
+        }
+    }
+    started.handle.close();
 }

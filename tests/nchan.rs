@@ -114,7 +114,7 @@ async fn until_live(events: &mut tokio::sync::mpsc::Receiver<ConnectionEvent>) {
             .await
             .expect("never live")
         {
-            Some(ConnectionEvent::State(ConnectionState::Live)) => return,
+            Some(ConnectionEvent::State(ConnectionState::Live { .. })) => return,
             Some(_) => {}
             None => panic!("the connection stopped"),
         }

@@ -12,7 +12,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use tidings::client::connection::{self, ConnectionConfig, ConnectionEvent, ConnectionState};
 use tidings::client::publish::Publisher;
-use tidings::client::{decode_message, stream_url};
+use tidings::client::servers::ServerList;
+use tidings::client::{decode_message, stream_urls};
 use tidings::protocol::{AlertStatus, ChannelId, Event, ItemKey, PublishRequest, Severity};
 use tidings::sse::MessageEvent;
 
@@ -20,8 +21,9 @@ use tidings::sse::MessageEvent;
 #[derive(Debug, Parser)]
 #[command(name = "tidings", version, about)]
 struct Cli {
-    /// Follow a shared Tidings server instead of running one inside the app.
-    #[arg(long, value_name = "URL", env = "TIDINGS_SERVER")]
+    /// Follow a shared Tidings server instead of running one inside the app. Several nodes of
+    /// one cluster, comma-separated, are tried in turn when one is unreachable.
+    #[arg(long, value_name = "URL[,URL...]", env = "TIDINGS_SERVER")]
     server: Option<String>,
     /// Token for the shared server (used to publish).
     #[arg(
@@ -57,9 +59,26 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServerArgs {
-    /// The Tidings server.
-    #[arg(long, env = "TIDINGS_SERVER", default_value = "http://127.0.0.1:8080")]
+    /// The Tidings server, or several nodes of one cluster, comma-separated: the next is tried
+    /// when one is unreachable.
+    #[arg(
+        long,
+        value_name = "URL[,URL...]",
+        env = "TIDINGS_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
+}
+
+impl ServerArgs {
+    /// The servers, each checked.
+    fn servers(&self) -> anyhow::Result<ServerList> {
+        parse_servers(&self.server)
+    }
+}
+
+fn parse_servers(text: &str) -> anyhow::Result<ServerList> {
+    ServerList::parse(text).context("--server")
 }
 
 #[derive(Debug, Args)]
@@ -146,20 +165,46 @@ fn parse_header(text: &str) -> anyhow::Result<(String, String)> {
     Ok((name.trim().to_owned(), value.trim().to_owned()))
 }
 
+/// A state change as a line for stderr. With one server it is not named (the user gave it);
+/// with several, every line says which one.
 fn describe(state: &ConnectionState) -> String {
+    let several = state.server().is_some_and(|server| server.count > 1);
+    let on = |prefix: &str| {
+        state
+            .server()
+            .filter(|_| several)
+            .map(|server| format!("{prefix}{server}"))
+            .unwrap_or_default()
+    };
     match state {
-        ConnectionState::Connecting { attempt: 1 } => "connecting".to_owned(),
-        ConnectionState::Connecting { attempt } => format!("connecting (attempt {attempt})"),
-        ConnectionState::Live => "live".to_owned(),
-        ConnectionState::Retrying { delay, reason } => {
-            format!("retrying in {:.1} s: {reason}", delay.as_secs_f64())
+        ConnectionState::Connecting { attempt: 1, .. } => format!("connecting{}", on(" to ")),
+        ConnectionState::Connecting { attempt, .. } => {
+            format!("connecting{} (attempt {attempt})", on(" to "))
         }
-        ConnectionState::Offline { delay, reason } => format!(
+        ConnectionState::Live { .. } => format!("live{}", on(" on ")),
+        ConnectionState::Retrying {
+            delay,
+            reason,
+            server,
+        }
+        | ConnectionState::Offline {
+            delay,
+            reason,
+            server,
+        } if several && delay.is_zero() => {
+            format!("{server} failed, trying the next server: {reason}")
+        }
+        ConnectionState::Retrying { delay, reason, .. } => format!(
+            "retrying{} in {:.1} s: {reason}",
+            on(" "),
+            delay.as_secs_f64()
+        ),
+        ConnectionState::Offline { delay, reason, .. } => format!(
             "offline, retrying in {:.1} s: {reason}",
             delay.as_secs_f64()
         ),
-        ConnectionState::Unauthorized { status, reason } => {
-            format!("unauthorized ({status}): {reason}")
+        ConnectionState::Unauthorized { status, reason, .. } => {
+            format!("unauthorized ({status}){}: {reason}", on(" by "))
         }
         ConnectionState::Closed { reason } => format!("closed: {reason}"),
     }
@@ -241,8 +286,8 @@ fn one_line(text: &str) -> String {
 
 async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     let raw = args.raw.is_some();
-    let url = match &args.raw {
-        Some(url) => url.clone(),
+    let urls = match &args.raw {
+        Some(url) => vec![url.clone()],
         None => {
             let channels = args
                 .channels
@@ -259,10 +304,10 @@ async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            stream_url(&args.server.server, &channels, weather)
+            stream_urls(&args.server.servers()?, &channels, weather)
         }
     };
-    let mut config = ConnectionConfig::new(url);
+    let mut config = ConnectionConfig::with_urls(urls);
     config.reconnect = !args.once;
     config.headers = args
         .headers
@@ -393,7 +438,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let channel = channel(&args.auth.channel)?;
     let http =
         connection::http_client(Duration::from_secs(10)).context("building the HTTP client")?;
-    let publisher = Publisher::new(http, &args.auth.server.server, &args.auth.token);
+    let publisher = Publisher::new(http, args.auth.server.servers()?, &args.auth.token);
     let answer = publisher.publish(&channel, &request).await?;
     println!(
         "{} {}/{} as event {}",
@@ -414,7 +459,7 @@ async fn retract(args: RetractArgs) -> anyhow::Result<ExitCode> {
     let key = ItemKey::new(args.key).map_err(|e| anyhow::anyhow!("{e}"))?;
     let http =
         connection::http_client(Duration::from_secs(10)).context("building the HTTP client")?;
-    let publisher = Publisher::new(http, &args.auth.server.server, &args.auth.token);
+    let publisher = Publisher::new(http, args.auth.server.servers()?, &args.auth.token);
     let answer = publisher.retract(&channel, &key).await?;
     println!(
         "retracted {}/{} as event {}",
@@ -427,7 +472,7 @@ async fn retract(args: RetractArgs) -> anyhow::Result<ExitCode> {
 fn run_app(cli: &Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     use tidings::gui::{self, Mode};
     let mut options = gui::default_options();
-    options.server.clone_from(&cli.server);
+    options.server = cli.server.as_deref().map(parse_servers).transpose()?;
     options.token.clone_from(&cli.token);
     options.demo = cli.demo;
     options.mode = if cli.ticker {

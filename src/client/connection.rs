@@ -1,11 +1,13 @@
 //! One long-lived SSE connection that never loses an event: reconnects with `Last-Event-ID`,
 //! honours `retry:`, backs off with jitter, respects `Retry-After`, stops on 204 and on 401/403,
 //! and notices a dead link (read-idle watchdog, TCP keepalive) after suspend or a Wi-Fi drop.
+//! Given several servers (nodes of one cluster), it moves to the next when one is unreachable
+//! and resumes there with the same `Last-Event-ID`; [`super::failover`] is that policy.
 //!
 //! [`spawn`] starts it as a task on the current tokio runtime; it reports its
-//! [`ConnectionState`] and every decoded [`MessageEvent`] through one channel, and takes
-//! commands (reconnect now, close) through a [`ConnectionHandle`]. No egui, no protocol
-//! knowledge: it works with any SSE server (`tidings tail --raw`).
+//! [`ConnectionState`] (naming the server it is on) and every decoded [`MessageEvent`] through
+//! one channel, and takes commands (reconnect now, close) through a [`ConnectionHandle`]. No
+//! egui, no protocol knowledge: it works with any SSE server (`tidings tail --raw`).
 
 use std::time::Duration;
 
@@ -16,13 +18,15 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
+use super::failover::{End, Failover};
 use crate::sse::{Decoder, Limits, MessageEvent};
 
 /// How a connection behaves.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
-    /// The stream URL.
-    pub url: String,
+    /// The stream URL of each server, in the order to try them (nodes of one cluster, so one
+    /// `Last-Event-ID` means the same on each). Empty: the connection closes at once.
+    pub urls: Vec<String>,
     /// Extra request headers (`Name`, `value`).
     pub headers: Vec<(String, String)>,
     /// Resume after this id on the first connect.
@@ -45,8 +49,14 @@ impl ConnectionConfig {
     /// Defaults for `url`: 3 s retry, 60 s cap, a 45 s watchdog (three 15 s heartbeats).
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
+        Self::with_urls(vec![url.into()])
+    }
+
+    /// Defaults for several servers' stream URLs, tried in this order.
+    #[must_use]
+    pub fn with_urls(urls: Vec<String>) -> Self {
         Self {
-            url: url.into(),
+            urls,
             headers: Vec::new(),
             last_event_id: None,
             default_retry: Duration::from_secs(3),
@@ -59,29 +69,85 @@ impl ConnectionConfig {
     }
 }
 
+/// One of the connection's servers, as its states name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Its place in the list, from 0.
+    pub index: usize,
+    /// How many servers the list has.
+    pub count: usize,
+    /// Host and port for people (`news2.office.lan:8080`); never the full URL, which may carry
+    /// secrets.
+    pub host: String,
+}
+
+impl Endpoint {
+    /// An endpoint of a list of one.
+    #[must_use]
+    pub fn only(host: impl Into<String>) -> Self {
+        Self {
+            index: 0,
+            count: 1,
+            host: host.into(),
+        }
+    }
+
+    fn of_url(url: &str, index: usize, count: usize) -> Self {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|url| {
+                let host = url.host_str()?.to_owned();
+                Some(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| "the server".to_owned());
+        Self { index, count, host }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.host)
+    }
+}
+
 /// Where the connection is. Reported on every change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionState {
-    /// Opening a connection (attempt number since the last healthy connection, from 1).
+    /// Opening a connection (attempt number since the last healthy connection, from 1, counted
+    /// across servers).
     Connecting {
         /// Attempt number.
         attempt: u32,
+        /// The server being tried.
+        server: Endpoint,
     },
     /// Connected, events flowing.
-    Live,
-    /// The server was reached but the connection failed or ended; trying again.
+    Live {
+        /// The server it is on.
+        server: Endpoint,
+    },
+    /// The server was reached but the connection failed or ended; trying again. A zero `delay`
+    /// with several servers means: moving on to the next server at once.
     Retrying {
         /// Wait before the next attempt.
         delay: Duration,
         /// Why, for people.
         reason: String,
+        /// The server that failed or whose connection ended.
+        server: Endpoint,
     },
-    /// The server could not be reached at all (network down, server off); trying again.
+    /// The server could not be reached at all (network down, server off); trying again. A
+    /// zero `delay` with several servers means: moving on to the next server at once.
     Offline {
         /// Wait before the next attempt.
         delay: Duration,
         /// Why, for people.
         reason: String,
+        /// The server that could not be reached.
+        server: Endpoint,
     },
     /// The server refused us (401 or 403). Stopped: needs a new token or server.
     Unauthorized {
@@ -89,12 +155,35 @@ pub enum ConnectionState {
         status: u16,
         /// The server's explanation, if it gave one.
         reason: String,
+        /// The server that refused.
+        server: Endpoint,
     },
     /// Stopped for good: asked to close, the server answered 204, or reconnecting is off.
     Closed {
         /// Why.
         reason: String,
     },
+}
+
+impl ConnectionState {
+    /// The server the state is about (`None` once closed).
+    #[must_use]
+    pub fn server(&self) -> Option<&Endpoint> {
+        match self {
+            Self::Connecting { server, .. }
+            | Self::Live { server }
+            | Self::Retrying { server, .. }
+            | Self::Offline { server, .. }
+            | Self::Unauthorized { server, .. } => Some(server),
+            Self::Closed { .. } => None,
+        }
+    }
+
+    /// Whether events are flowing.
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        matches!(self, Self::Live { .. })
+    }
 }
 
 /// What the connection reports.
@@ -162,13 +251,12 @@ pub fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client
 enum Outcome {
     /// Stop for good with this state.
     Stop(ConnectionState),
-    /// Try again after the schedule's wait; `healthy` if it delivered events or lived long.
+    /// Try again; the failover policy says where and when.
     Retry {
-        healthy: bool,
+        end: End,
+        /// Unreachable (connect error, timeout) rather than reached but failing.
         offline: bool,
         reason: String,
-        /// The server said when (Retry-After).
-        after: Option<Duration>,
     },
     /// Asked to reconnect at once.
     Now,
@@ -176,8 +264,6 @@ enum Outcome {
 
 /// A connection that lived this long counts as healthy even if it carried no events.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
-/// Longest `Retry-After` honoured.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 struct Runner {
     config: ConnectionConfig,
@@ -185,7 +271,8 @@ struct Runner {
     events: mpsc::Sender<ConnectionEvent>,
     commands: mpsc::UnboundedReceiver<Command>,
     decoder: Decoder,
-    backoff: Backoff,
+    failover: Failover,
+    endpoints: Vec<Endpoint>,
 }
 
 impl Runner {
@@ -200,14 +287,29 @@ impl Runner {
             None => Decoder::new(config.limits),
         };
         let backoff = Backoff::new(config.default_retry, config.max_backoff);
+        let count = config.urls.len();
+        let endpoints = config
+            .urls
+            .iter()
+            .enumerate()
+            .map(|(index, url)| Endpoint::of_url(url, index, count))
+            .collect();
         Self {
+            failover: Failover::new(count, backoff),
             config,
             http,
             events,
             commands,
             decoder,
-            backoff,
+            endpoints,
         }
+    }
+
+    fn endpoint(&self, server: usize) -> Endpoint {
+        self.endpoints
+            .get(server)
+            .cloned()
+            .unwrap_or_else(|| Endpoint::only("the server"))
     }
 
     async fn report(&self, state: ConnectionState) -> bool {
@@ -218,48 +320,99 @@ impl Runner {
     }
 
     async fn run(mut self) {
+        if self.config.urls.is_empty() {
+            let _ = self
+                .report(ConnectionState::Closed {
+                    reason: "no server to connect to".to_owned(),
+                })
+                .await;
+            return;
+        }
         loop {
-            let attempt = self.backoff.failures() + 1;
-            if !self.report(ConnectionState::Connecting { attempt }).await {
+            let server = self.failover.current();
+            let attempt = self.failover.attempt();
+            let endpoint = self.endpoint(server);
+            if !self
+                .report(ConnectionState::Connecting {
+                    attempt,
+                    server: endpoint.clone(),
+                })
+                .await
+            {
                 return;
             }
-            let outcome = self.attempt().await;
+            let outcome = self.attempt(server).await;
             let (delay, state) = match outcome {
                 Outcome::Stop(state) => {
                     let _ = self.report(state).await;
                     return;
                 }
                 Outcome::Now => continue,
-                Outcome::Retry { .. } if !self.config.reconnect => {
-                    let _ = self
-                        .report(ConnectionState::Closed {
-                            reason: "the stream ended".to_owned(),
-                        })
-                        .await;
-                    return;
-                }
                 Outcome::Retry {
-                    healthy,
+                    end,
                     offline,
                     reason,
-                    after,
                 } => {
-                    let scheduled = if healthy {
-                        self.backoff.after_healthy()
+                    let next = self.failover.ended(end);
+                    // Without reconnecting, one stream is wanted: a server that cannot give
+                    // it still leaves the others of the list to try, but nothing comes back.
+                    let moving_on = matches!(end, End::Failed { .. }) && !next.round_failed;
+                    if !self.config.reconnect && !moving_on {
+                        let reason = match end {
+                            End::Failed { .. } => reason,
+                            End::Healthy | End::Silent => "the stream ended".to_owned(),
+                        };
+                        let _ = self.report(ConnectionState::Closed { reason }).await;
+                        return;
+                    }
+                    let count = self.failover.servers();
+                    let reason = if next.round_failed && count > 1 {
+                        format!("all {count} servers failed; {endpoint}: {reason}")
                     } else {
-                        self.backoff.after_failure()
+                        reason
                     };
-                    let delay = after.map_or(scheduled, |after| after.min(MAX_RETRY_AFTER));
+                    if next.server != server {
+                        tracing::info!(
+                            from = %endpoint,
+                            to = %self.endpoint(next.server),
+                            %reason,
+                            "moving to another server"
+                        );
+                    }
+                    let delay = next.delay;
+                    let server = endpoint;
                     let state = if offline {
-                        ConnectionState::Offline { delay, reason }
+                        ConnectionState::Offline {
+                            delay,
+                            reason,
+                            server,
+                        }
                     } else {
-                        ConnectionState::Retrying { delay, reason }
+                        ConnectionState::Retrying {
+                            delay,
+                            reason,
+                            server,
+                        }
                     };
                     (delay, state)
                 }
             };
             if !self.report(state).await {
                 return;
+            }
+            if delay.is_zero() {
+                // On to the next server at once; a command already waiting still counts.
+                match self.commands.try_recv() {
+                    Ok(Command::ReconnectNow) | Err(mpsc::error::TryRecvError::Empty) => continue,
+                    Ok(Command::Close) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                        let _ = self
+                            .report(ConnectionState::Closed {
+                                reason: "closed".to_owned(),
+                            })
+                            .await;
+                        return;
+                    }
+                }
             }
             let wake = tokio::time::sleep(delay);
             tokio::pin!(wake);
@@ -276,6 +429,8 @@ impl Runner {
         }
     }
 
+    /// Headers for every request: the configured ones and the `Last-Event-ID`, which is the
+    /// same whichever server is tried (ids are the cluster's, not the node's).
     fn request_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
@@ -298,13 +453,14 @@ impl Runner {
         headers
     }
 
-    async fn attempt(&mut self) -> Outcome {
+    async fn attempt(&mut self, server: usize) -> Outcome {
         self.decoder.reset_connection();
-        let request = self
-            .http
-            .get(&self.config.url)
-            .headers(self.request_headers())
-            .send();
+        let Some(url) = self.config.urls.get(server) else {
+            return Outcome::Stop(ConnectionState::Closed {
+                reason: "no server to connect to".to_owned(),
+            });
+        };
+        let request = self.http.get(url).headers(self.request_headers()).send();
         let response = tokio::select! {
             response = request => response,
             command = self.commands.recv() => return self.command_outcome(command),
@@ -313,10 +469,9 @@ impl Runner {
             Ok(response) => response,
             Err(error) => {
                 return Outcome::Retry {
-                    healthy: false,
+                    end: End::Failed { retry_after: None },
                     offline: error.is_connect() || error.is_timeout(),
                     reason: crate::net::describe(&error),
-                    after: None,
                 };
             }
         };
@@ -331,6 +486,7 @@ impl Runner {
             return Outcome::Stop(ConnectionState::Unauthorized {
                 status: status.as_u16(),
                 reason,
+                server: self.endpoint(server),
             });
         }
         if status != StatusCode::OK {
@@ -343,10 +499,9 @@ impl Runner {
             };
             let reason = format!("{status}: {}", error_message(response).await);
             return Outcome::Retry {
-                healthy: false,
+                end: End::Failed { retry_after: after },
                 offline: false,
                 reason,
-                after,
             };
         }
         let content_type = response
@@ -357,13 +512,15 @@ impl Runner {
             .to_ascii_lowercase();
         if content_type.split(';').next().map(str::trim) != Some("text/event-stream") {
             return Outcome::Retry {
-                healthy: false,
+                end: End::Failed { retry_after: None },
                 offline: false,
                 reason: format!("the server answered {content_type:?}, not an event stream"),
-                after: None,
             };
         }
-        if !self.report(ConnectionState::Live).await {
+        let live = ConnectionState::Live {
+            server: self.endpoint(server),
+        };
+        if !self.report(live).await {
             return Outcome::Stop(ConnectionState::Closed {
                 reason: "nobody listens".to_owned(),
             });
@@ -392,48 +549,49 @@ impl Runner {
                 next = tokio::time::timeout_at(deadline, body.next()) => next,
                 command = self.commands.recv() => return self.command_outcome(command),
             };
-            let healthy = delivered || started.elapsed() >= HEALTHY_AFTER;
+            // A stream that was of use (events, or up a while) ending is the normal life of a
+            // stream: come back to this server. One that broke before that did not work.
+            let ended = if delivered || started.elapsed() >= HEALTHY_AFTER {
+                End::Healthy
+            } else {
+                End::Failed { retry_after: None }
+            };
             let chunk = match next {
                 Err(_) => {
                     return Outcome::Retry {
-                        // A silent link is not the server's fault: come back at the base time.
-                        healthy: true,
+                        end: End::Silent,
                         offline: false,
                         reason: format!(
                             "no data for {} s; the connection looks dead",
                             idle.as_secs()
                         ),
-                        after: None,
                     };
                 }
                 Ok(None) => {
                     return Outcome::Retry {
-                        healthy,
+                        end: ended,
                         offline: false,
                         reason: "the server closed the stream".to_owned(),
-                        after: None,
                     };
                 }
                 Ok(Some(Err(error))) => {
                     return Outcome::Retry {
-                        healthy,
+                        end: ended,
                         offline: false,
                         reason: crate::net::describe(&error),
-                        after: None,
                     };
                 }
                 Ok(Some(Ok(chunk))) => chunk,
             };
             if let Err(error) = self.decoder.feed(&chunk, &mut out) {
                 return Outcome::Retry {
-                    healthy: false,
+                    end: End::Failed { retry_after: None },
                     offline: false,
                     reason: error.to_string(),
-                    after: None,
                 };
             }
             if let Some(millis) = self.decoder.retry_millis() {
-                self.backoff.set_base(Duration::from_millis(millis));
+                self.failover.set_base(Duration::from_millis(millis));
             }
             for message in out.drain(..) {
                 delivered = true;
@@ -448,8 +606,8 @@ impl Runner {
                     });
                 }
             }
-            if delivered && self.backoff.failures() > 0 {
-                self.backoff.reset();
+            if delivered {
+                self.failover.delivered();
             }
         }
     }

@@ -1,5 +1,6 @@
-//! A live feed from one Tidings server: the offline cache, the connection and the store, put
-//! together the way the desktop app uses them.
+//! A live feed from one Tidings server (or one cluster of them, failing over between its
+//! nodes): the offline cache, the connection and the store, put together the way the desktop
+//! app uses them.
 //!
 //! [`start`] loads the cache first (so content can be shown before any network), connects with
 //! the cached last event id (so the stream resumes where it left off), applies every event to
@@ -16,8 +17,9 @@ use super::cache::{Cache, CacheFile, Loaded};
 use super::connection::{
     self, ConnectionConfig, ConnectionEvent, ConnectionHandle, ConnectionState,
 };
+use super::servers::ServerList;
 use super::store::{Change, Store};
-use super::{decode_message, stream_url};
+use super::{decode_message, stream_urls};
 use crate::protocol::{ChannelId, Event, ItemKey};
 
 /// Most connection events applied in one batch before reporting.
@@ -30,34 +32,36 @@ const CACHE_DEBOUNCE: Duration = Duration::from_secs(2);
 /// What to follow.
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
-    /// Server base URL.
-    pub server: String,
+    /// The servers (nodes of one cluster), in the order to try them.
+    pub servers: ServerList,
     /// Channels (all when empty).
     pub channels: Vec<ChannelId>,
     /// Weather location.
     pub weather: Option<(f64, f64)>,
     /// Where to keep the offline cache (`None`: no cache).
     pub cache: Option<Cache>,
-    /// Which server the cache belongs to: the URL, or a stable name when the URL changes from
-    /// run to run (the embedded server listens on a new port each time).
+    /// Which server the cache belongs to: the list as written by [`ServerList`]'s `Display`
+    /// (for one server, its URL), or a stable name when the URL changes from run to run (the
+    /// embedded server listens on a new port each time). A different list is a different
+    /// identity: its event ids may mean something else.
     pub cache_identity: String,
     /// Resume after the cached last event id. Off when the subscription changed (another
     /// weather cell), so the server sends a fresh snapshot instead of a replay.
     pub resume: bool,
-    /// Connection tuning; its URL is replaced by the stream URL.
+    /// Connection tuning; its URLs are replaced by the servers' stream URLs.
     pub connection: ConnectionConfig,
 }
 
 impl FeedConfig {
-    /// Follows `server` with default settings and its default cache file.
+    /// Follows `servers` with default settings and their default cache file.
     #[must_use]
-    pub fn new(server: &str) -> Self {
-        let server = server.trim_end_matches('/').to_owned();
+    pub fn new(servers: ServerList) -> Self {
+        let identity = servers.to_string();
         Self {
-            cache: Cache::for_server(&server),
-            cache_identity: server.clone(),
+            cache: Cache::for_server(&identity),
+            cache_identity: identity,
             resume: true,
-            server,
+            servers,
             channels: Vec::new(),
             weather: None,
             connection: ConnectionConfig::new(String::new()),
@@ -166,7 +170,7 @@ pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
         }
     }
     let mut connection_config = config.connection.clone();
-    connection_config.url = stream_url(&config.server, &config.channels, config.weather);
+    connection_config.urls = stream_urls(&config.servers, &config.channels, config.weather);
     connection_config.last_event_id.clone_from(&last_event_id);
     let (connection, events) = connection::spawn(connection_config, http);
     let (commands_tx, commands) = mpsc::unbounded_channel();

@@ -2,7 +2,9 @@
 //! feeds, the offline cache, and publishing. No egui here; the desktop app and the CLI
 //! (`tidings tail`, `tidings publish`) both build on it.
 //!
-//! - [`connection`]: one SSE connection with reconnection, backoff and a watchdog.
+//! - [`servers`]: the server addresses a client follows, checked once (one, or a cluster's nodes).
+//! - [`connection`]: one SSE connection with reconnection, backoff and a watchdog, moving to
+//!   the next server of a list when one is unreachable ([`failover`] is that policy).
 //! - [`store`]: the pure client state, fed protocol events, reporting changes.
 //! - [`cache`]: the store and last event id on disk, written atomically.
 //! - [`feed`]: all of the above together: cache first, then the live stream into the store.
@@ -13,8 +15,10 @@ pub mod attention;
 pub mod backoff;
 pub mod cache;
 pub mod connection;
+pub mod failover;
 pub mod feed;
 pub mod publish;
+pub mod servers;
 pub mod store;
 
 use crate::protocol::{ChannelId, DecodeError, Event, EventId};
@@ -42,6 +46,19 @@ pub fn stream_url(server: &str, channels: &[ChannelId], weather: Option<(f64, f6
         url.push_str(&query.join("&"));
     }
     url
+}
+
+/// The stream URL of each server of `servers`, in order (see [`stream_url`]).
+#[must_use]
+pub fn stream_urls(
+    servers: &servers::ServerList,
+    channels: &[ChannelId],
+    weather: Option<(f64, f64)>,
+) -> Vec<String> {
+    servers
+        .iter()
+        .map(|server| stream_url(server.as_str(), channels, weather))
+        .collect()
 }
 
 /// Interprets a dispatched SSE message as a protocol event. `Ok(None)` for event types this

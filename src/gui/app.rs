@@ -23,7 +23,9 @@ use super::theme::{self, Palette};
 use super::ticker::{Ticker, TickerClick, TickerContent};
 use super::{Mode, Options, view};
 use crate::client::cache::Cache;
+use crate::client::connection::{ConnectionState, Endpoint};
 use crate::client::feed::{self, FeedConfig, FeedHandle, FeedUpdate};
+use crate::client::servers::ServerList;
 use crate::desktop::idle::IdleTransition;
 use crate::desktop::notify::NotifierEvent;
 use crate::desktop::tray::{TrayCommand, TrayStatus};
@@ -54,10 +56,12 @@ struct Embedded {
     _demo: Option<crate::server::demo::DemoUpstream>,
 }
 
-/// The content connection: which server, and the feed following it.
+/// The content connection: which servers, the one in use, and the feed following them.
 struct Link {
     generation: u64,
-    server_url: String,
+    servers: ServerList,
+    /// Index in `servers` of the server the connection is on (or trying).
+    current: usize,
     feed: FeedHandle,
     task: tokio::task::JoinHandle<()>,
 }
@@ -172,9 +176,9 @@ impl TidingsApp {
                 warning: None,
             });
         let mut settings = loaded.settings;
-        if let Some(url) = &options.server {
+        if let Some(servers) = &options.server {
             settings.server = ServerChoice::Remote {
-                url: url.trim_end_matches('/').to_owned(),
+                urls: servers.clone(),
                 token: options.token.clone(),
             };
         }
@@ -263,14 +267,16 @@ impl TidingsApp {
             link.feed.close();
             drop(link.task);
         }
-        let (server_url, identity) = match self.model.settings.server.clone() {
-            ServerChoice::Remote { url, .. } => {
+        let (servers, identity) = match self.model.settings.server.clone() {
+            ServerChoice::Remote { urls, .. } => {
                 self.stop_embedded();
-                (url.clone(), url)
+                // One server keeps its URL as the cache's identity, as before lists.
+                let identity = urls.to_string();
+                (urls, identity)
             }
             ServerChoice::Embedded => match self.ensure_embedded() {
-                Ok(url) => (
-                    url,
+                Ok(servers) => (
+                    servers,
                     if self.options.demo {
                         "embedded-demo"
                     } else {
@@ -286,7 +292,7 @@ impl TidingsApp {
                 }
             },
         };
-        let mut config = FeedConfig::new(&server_url);
+        let mut config = FeedConfig::new(servers.clone());
         config.cache = Cache::for_server(&identity);
         config.cache_identity = identity;
         // Another weather cell needs a snapshot, not a replay; a first start resumes.
@@ -306,8 +312,14 @@ impl TidingsApp {
             self.model.store = started.initial;
             self.model.cached_at = started.cached_at;
         }
-        self.model
-            .set_connection(crate::client::connection::ConnectionState::Connecting { attempt: 1 });
+        self.model.set_connection(ConnectionState::Connecting {
+            attempt: 1,
+            server: Endpoint {
+                index: 0,
+                count: servers.len(),
+                host: servers.first().host().to_owned(),
+            },
+        });
         let mut updates = started.updates;
         let inbox = self.inbox_tx.clone();
         let ctx = self.ctx.clone();
@@ -324,15 +336,16 @@ impl TidingsApp {
         });
         self.link = Some(Link {
             generation,
-            server_url,
+            servers,
+            current: 0,
             feed: started.handle,
             task: started.task,
         });
     }
 
-    fn ensure_embedded(&mut self) -> anyhow::Result<String> {
+    fn ensure_embedded(&mut self) -> anyhow::Result<ServerList> {
         if let Some(embedded) = &self.embedded {
-            return Ok(embedded.url.clone());
+            return Ok(ServerList::parse(&embedded.url)?);
         }
         let demo = self.options.demo;
         let data_dir = match &self.options.embedded_data_dir {
@@ -360,13 +373,14 @@ impl TidingsApp {
             anyhow::Ok((format!("http://{address}"), tx, task, upstream))
         })?;
         tracing::info!(%url, demo, "built-in server running");
+        let servers = ServerList::parse(&url)?;
         self.embedded = Some(Embedded {
             shutdown: Some(shutdown),
             task,
-            url: url.clone(),
+            url,
             _demo: upstream,
         });
-        Ok(url)
+        Ok(servers)
     }
 
     fn stop_embedded(&mut self) {
@@ -392,8 +406,11 @@ impl TidingsApp {
             match message {
                 Inbox::Feed(generation, _) if Some(generation) != current => {}
                 Inbox::Feed(_, FeedUpdate::Connection(state)) => {
-                    if state == crate::client::connection::ConnectionState::Live {
+                    if state.is_live() {
                         self.model.cached_at = None;
+                    }
+                    if let (Some(link), Some(server)) = (&mut self.link, state.server()) {
+                        link.current = server.index;
                     }
                     self.model.set_connection(state);
                     if let Some(desktop) = &mut self.desktop {
@@ -626,7 +643,7 @@ impl TidingsApp {
         if !desktop.tray_stale() {
             return;
         }
-        let connected = self.model.connection == crate::client::connection::ConnectionState::Live;
+        let connected = self.model.connection.is_live();
         let (state, unread) = super::desktop::tray_state(&self.model.store, connected);
         let local = |t: chrono::DateTime<Utc>| t.with_timezone(&chrono::Local);
         let connection = super::format::status_line(
@@ -736,7 +753,9 @@ impl TidingsApp {
         if settings.autostart != self.model.settings.autostart {
             let result = if settings.autostart {
                 let extra = match &settings.server {
-                    ServerChoice::Remote { url, .. } => vec!["--server".to_owned(), url.clone()],
+                    ServerChoice::Remote { urls, .. } => {
+                        vec!["--server".to_owned(), urls.to_string()]
+                    }
                     ServerChoice::Embedded => Vec::new(),
                 };
                 crate::desktop::autostart::enable(&extra).map(|_| ())
@@ -765,7 +784,12 @@ impl TidingsApp {
             self.model.view.places = PlaceSearch::Failed("Not connected to a server".to_owned());
             return;
         };
-        let mut url = match reqwest::Url::parse(&format!("{}/v1/geocode", link.server_url)) {
+        // The server the connection is on: the one known to answer.
+        let server = link
+            .servers
+            .get(link.current)
+            .unwrap_or(link.servers.first());
+        let mut url = match reqwest::Url::parse(&format!("{server}/v1/geocode")) {
             Ok(url) => url,
             Err(error) => {
                 self.model.view.places = PlaceSearch::Failed(error.to_string());

@@ -31,6 +31,7 @@ pub struct StatusLine {
 }
 
 /// The status line: always the truth about the connection, and when content last changed.
+/// With several servers (a cluster's nodes) it also names the one it is on or trying.
 ///
 /// `retry_left` is what remains of a retry wait; `cached_at` is when the shown content was
 /// cached (for the offline case); `last_change` when content last changed.
@@ -45,25 +46,46 @@ pub fn status_line(
     let seconds = retry_left.as_secs() + u64::from(retry_left.subsec_millis() > 0);
     let join =
         |parts: Vec<Option<String>>| parts.into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    // One server needs no name (the user chose it); with several, say which.
+    let host = state
+        .server()
+        .filter(|server| server.count > 1)
+        .map(|server| server.host.clone());
     match state {
-        ConnectionState::Live => StatusLine {
-            text: join(vec![Some("Live".to_owned()), updated]),
+        ConnectionState::Live { .. } => StatusLine {
+            text: join(vec![Some("Live".to_owned()), host, updated]),
             tone: Tone::Good,
         },
-        ConnectionState::Connecting { attempt } if *attempt > 1 => StatusLine {
-            text: join(vec![
-                Some(format!("Connecting (attempt {attempt})…")),
-                updated,
-            ]),
-            tone: Tone::Neutral,
-        },
-        ConnectionState::Connecting { .. } => StatusLine {
-            text: join(vec![Some("Connecting…".to_owned()), updated]),
-            tone: Tone::Neutral,
-        },
+        ConnectionState::Connecting { attempt, .. } => {
+            let to = host.map(|host| format!(" to {host}")).unwrap_or_default();
+            let attempt = if *attempt > 1 {
+                format!(" (attempt {attempt})")
+            } else {
+                String::new()
+            };
+            StatusLine {
+                text: join(vec![Some(format!("Connecting{to}{attempt}…")), updated]),
+                tone: Tone::Neutral,
+            }
+        }
+        // Several servers, one failed: on to the next at once, nothing to wait for.
+        ConnectionState::Retrying { delay, reason, .. }
+        | ConnectionState::Offline { delay, reason, .. }
+            if delay.is_zero() && host.is_some() =>
+        {
+            StatusLine {
+                text: join(vec![
+                    Some("Trying the next server".to_owned()),
+                    host.map(|host| format!("{host}: {reason}")),
+                    updated,
+                ]),
+                tone: Tone::Neutral,
+            }
+        }
         ConnectionState::Retrying { reason, .. } => StatusLine {
             text: join(vec![
                 Some(format!("Retrying in {seconds} s")),
+                host,
                 Some(reason.clone()),
                 updated,
             ]),
@@ -83,9 +105,10 @@ pub fn status_line(
                 tone: Tone::Caution,
             }
         }
-        ConnectionState::Unauthorized { status, reason } => StatusLine {
+        ConnectionState::Unauthorized { status, reason, .. } => StatusLine {
             text: join(vec![
                 Some(format!("Unauthorized ({status})")),
+                host,
                 (!reason.is_empty()).then(|| reason.clone()),
                 Some("check the server and token in Settings".to_owned()),
             ]),
@@ -95,6 +118,25 @@ pub fn status_line(
             text: join(vec![Some(format!("Disconnected: {reason}")), updated]),
             tone: Tone::Bad,
         },
+    }
+}
+
+/// The status line's tooltip: which server the connection is about (the built-in one, or a
+/// shared one by host, with its place when there are several).
+#[must_use]
+pub fn connection_tooltip(state: &ConnectionState, embedded: bool) -> String {
+    match state.server() {
+        _ if embedded => "Connection to the built-in server".to_owned(),
+        Some(server) if server.count > 1 => format!(
+            "Connection to the Tidings server {} (server {} of {})",
+            server.host,
+            server.index + 1,
+            server.count
+        ),
+        Some(server) if !server.host.is_empty() => {
+            format!("Connection to the Tidings server {}", server.host)
+        }
+        _ => "Connection to the Tidings server".to_owned(),
     }
 }
 
@@ -190,15 +232,28 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::client::connection::Endpoint;
 
     fn local(h: u32, m: u32) -> DateTime<Local> {
         Local.with_ymd_and_hms(2026, 11, 27, h, m, 0).unwrap()
     }
 
+    fn server(index: usize, count: usize, host: &str) -> Endpoint {
+        Endpoint {
+            index,
+            count,
+            host: host.to_owned(),
+        }
+    }
+
+    fn only() -> Endpoint {
+        Endpoint::only("news.lan:8080")
+    }
+
     #[test]
     fn the_status_line_tells_each_state() {
         let live = status_line(
-            &ConnectionState::Live,
+            &ConnectionState::Live { server: only() },
             Duration::ZERO,
             None,
             Some(local(9, 5)),
@@ -210,6 +265,7 @@ mod tests {
             &ConnectionState::Retrying {
                 delay: Duration::from_secs(8),
                 reason: "server answered 503".to_owned(),
+                server: only(),
             },
             Duration::from_millis(4_200),
             None,
@@ -225,6 +281,7 @@ mod tests {
             &ConnectionState::Offline {
                 delay: Duration::from_secs(30),
                 reason: "cannot reach 127.0.0.1:9".to_owned(),
+                server: only(),
             },
             Duration::from_secs(12),
             Some(local(8, 40)),
@@ -239,6 +296,7 @@ mod tests {
             &ConnectionState::Unauthorized {
                 status: 401,
                 reason: String::new(),
+                server: only(),
             },
             Duration::ZERO,
             None,
@@ -251,12 +309,88 @@ mod tests {
         assert_eq!(unauthorized.tone, Tone::Bad);
 
         let connecting = status_line(
-            &ConnectionState::Connecting { attempt: 3 },
+            &ConnectionState::Connecting {
+                attempt: 3,
+                server: only(),
+            },
             Duration::ZERO,
             None,
             None,
         );
         assert_eq!(connecting.text, "Connecting (attempt 3)…");
+    }
+
+    #[test]
+    fn with_several_servers_the_status_line_names_the_one_in_use() {
+        let news2 = || server(1, 3, "news2.office.lan");
+        let live = status_line(
+            &ConnectionState::Live { server: news2() },
+            Duration::ZERO,
+            None,
+            Some(local(9, 5)),
+        );
+        assert_eq!(live.text, "Live · news2.office.lan · updated 09:05");
+        let connecting = status_line(
+            &ConnectionState::Connecting {
+                attempt: 2,
+                server: news2(),
+            },
+            Duration::ZERO,
+            None,
+            None,
+        );
+        assert_eq!(
+            connecting.text,
+            "Connecting to news2.office.lan (attempt 2)…"
+        );
+        // A failure of one node moves on at once: no countdown, no alarm.
+        let moving_on = status_line(
+            &ConnectionState::Offline {
+                delay: Duration::ZERO,
+                reason: "cannot reach news2.office.lan: Connection refused".to_owned(),
+                server: news2(),
+            },
+            Duration::ZERO,
+            None,
+            None,
+        );
+        assert_eq!(
+            moving_on.text,
+            "Trying the next server · news2.office.lan: cannot reach news2.office.lan: Connection refused"
+        );
+        assert_eq!(moving_on.tone, Tone::Neutral);
+        let round = status_line(
+            &ConnectionState::Retrying {
+                delay: Duration::from_secs(4),
+                reason: "all 3 servers failed; news2.office.lan: 502 Bad Gateway".to_owned(),
+                server: news2(),
+            },
+            Duration::from_secs(4),
+            None,
+            None,
+        );
+        assert_eq!(
+            round.text,
+            "Retrying in 4 s · news2.office.lan · all 3 servers failed; news2.office.lan: 502 Bad Gateway"
+        );
+        assert_eq!(round.tone, Tone::Caution);
+    }
+
+    #[test]
+    fn the_tooltip_names_the_server() {
+        let live = |server| ConnectionState::Live { server };
+        assert_eq!(
+            connection_tooltip(&live(server(1, 3, "news2.office.lan")), false),
+            "Connection to the Tidings server news2.office.lan (server 2 of 3)"
+        );
+        assert_eq!(
+            connection_tooltip(&live(only()), false),
+            "Connection to the Tidings server news.lan:8080"
+        );
+        assert_eq!(
+            connection_tooltip(&live(Endpoint::only("127.0.0.1:39111")), true),
+            "Connection to the built-in server"
+        );
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub enum Mode {
 /// How the app was started.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// A shared server instead of the embedded one (`--server`).
-    pub server: Option<String>,
+    /// A shared server (or a cluster's nodes) instead of the embedded one (`--server`).
+    pub server: Option<crate::client::servers::ServerList>,
     /// Its token (`--token`).
     pub token: Option<String>,
     /// Bundled demo content (`--demo`).

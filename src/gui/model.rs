@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::settings::{Location, Settings};
 use crate::client::attention;
 use crate::client::connection::ConnectionState;
+use crate::client::servers::ServerList;
 use crate::client::store::{Store, StoredAlert, StoredItem};
 use crate::protocol::{
     ChannelId, ChannelInfo, ChannelKind, ItemKey, Place, Severity, WeatherReport,
@@ -101,7 +102,8 @@ impl SettingsTab {
 pub struct SettingsDraft {
     /// The edited settings.
     pub settings: Settings,
-    /// Server URL field (remote mode).
+    /// Server addresses field (remote mode): one URL, or several nodes of one cluster,
+    /// comma-separated.
     pub server_url: String,
     /// Token field (remote mode).
     pub token: String,
@@ -133,6 +135,14 @@ pub struct SettingsDraft {
     pub channel_keywords: BTreeMap<ChannelId, (String, String)>,
 }
 
+/// `text` with a capital first letter, for the dialog's error line.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 fn keyword_list(text: &str) -> Result<Vec<String>, String> {
     let words: Vec<String> = text
         .split(',')
@@ -152,8 +162,9 @@ impl SettingsDraft {
     pub fn new(settings: &Settings) -> Self {
         let (embedded, server_url, token) = match &settings.server {
             super::settings::ServerChoice::Embedded => (true, String::new(), String::new()),
-            super::settings::ServerChoice::Remote { url, token } => {
-                (false, url.clone(), token.clone().unwrap_or_default())
+            super::settings::ServerChoice::Remote { urls, token } => {
+                let urls: Vec<&str> = urls.iter().map(|u| u.as_str()).collect();
+                (false, urls.join(", "), token.clone().unwrap_or_default())
             }
         };
         let (latitude, longitude) = settings.location.as_ref().map_or_else(
@@ -203,17 +214,10 @@ impl SettingsDraft {
         settings.server = if self.embedded {
             super::settings::ServerChoice::Embedded
         } else {
-            let url = self.server_url.trim().trim_end_matches('/').to_owned();
-            match reqwest::Url::parse(&url) {
-                Ok(parsed)
-                    if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
-                _ => {
-                    return Err("The server address must start with http:// or https://".to_owned());
-                }
-            }
+            let urls = ServerList::parse(&self.server_url).map_err(|e| sentence(&e.to_string()))?;
             let token = self.token.trim();
             super::settings::ServerChoice::Remote {
-                url,
+                urls,
                 token: (!token.is_empty()).then(|| token.to_owned()),
             }
         };
@@ -347,7 +351,10 @@ impl Model {
     pub fn new(store: Arc<Store>, settings: Settings) -> Self {
         Self {
             store,
-            connection: ConnectionState::Connecting { attempt: 1 },
+            connection: ConnectionState::Connecting {
+                attempt: 1,
+                server: crate::client::connection::Endpoint::only(String::new()),
+            },
             connection_since: Instant::now(),
             cached_at: None,
             last_change: None,
@@ -563,9 +570,28 @@ mod tests {
         assert_eq!(
             settings.server,
             super::super::settings::ServerChoice::Remote {
-                url: "http://news.lan:8080".to_owned(),
+                urls: ServerList::parse("http://news.lan:8080").unwrap(),
                 token: None
             }
+        );
+        // Several nodes of one cluster, comma-separated; the bad one is named.
+        draft.server_url = "http://news1.lan:8080, news2.lan".to_owned();
+        assert_eq!(
+            draft.finish().unwrap_err(),
+            "The server address \"news2.lan\" must start with http:// or https://"
+        );
+        draft.server_url = "http://news1.lan:8080, http://news2.lan:8080/".to_owned();
+        let settings = draft.finish().unwrap();
+        let super::super::settings::ServerChoice::Remote { urls, .. } = &settings.server else {
+            panic!("{:?}", settings.server)
+        };
+        assert_eq!(
+            urls.to_string(),
+            "http://news1.lan:8080,http://news2.lan:8080"
+        );
+        assert_eq!(
+            SettingsDraft::new(&settings).server_url,
+            "http://news1.lan:8080, http://news2.lan:8080"
         );
         assert_eq!(settings.location.unwrap().name, "52.52, 13.41");
         let mut draft = SettingsDraft::new(&Settings::default());

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::servers::ServerList;
 use crate::protocol::ChannelId;
 
 /// Where content comes from.
@@ -18,10 +19,13 @@ pub enum ServerChoice {
     /// A server inside the app, with the default line-up.
     #[default]
     Embedded,
-    /// A shared server.
+    /// A shared server, or several nodes of one cluster to fail over between.
     Remote {
-        /// Its base URL, e.g. `http://news.office.lan:8080`.
-        url: String,
+        /// Their base URLs in the order to try them, e.g. `["http://news1.office.lan:8080",
+        /// "http://news2.office.lan:8080"]`. Also read from the single string older files have
+        /// under `url` (and from a comma-separated string).
+        #[serde(alias = "url")]
+        urls: ServerList,
         /// Publish token (kept for the publish commands; streams need none).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
@@ -350,8 +354,18 @@ impl SettingsFile {
             Err(error) => {
                 let aside = self.path.with_extension("toml.bad");
                 let moved = std::fs::rename(&self.path, &aside).is_ok();
-                let first_line = error.to_string();
-                let first_line = first_line.lines().next().unwrap_or_default().to_owned();
+                // The message itself (which names a bad value), on one line, with its line
+                // number; the full text would add a snippet of the file on more lines.
+                let line = error.span().map(|span| {
+                    text.get(..span.start)
+                        .map_or(0, |before| before.matches('\n').count())
+                        + 1
+                });
+                let message = error.message().trim().replace('\n', " ");
+                let first_line = match line {
+                    Some(line) => format!("line {line}: {message}"),
+                    None => message,
+                };
                 LoadedSettings {
                     settings: Settings::default(),
                     warning: Some(if moved {
@@ -399,7 +413,7 @@ mod tests {
         assert_eq!(file.load().settings, Settings::default());
         let settings = Settings {
             server: ServerChoice::Remote {
-                url: "http://news.lan:8080".to_owned(),
+                urls: ServerList::parse("http://news.lan:8080,http://news2.lan:8080").unwrap(),
                 token: Some("secret-token-1".to_owned()),
             },
             channels: vec![ChannelPref {
@@ -474,6 +488,43 @@ mod tests {
         assert!(loaded.warning.unwrap().contains("settings.toml.bad"));
         assert!(dir.path().join("settings.toml.bad").exists());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_single_server_file_from_before_server_lists_loads() {
+        let old = "[server]\nmode = \"remote\"\nurl = \"http://news.lan:8080/\"\ntoken = \"t-1\"\n";
+        let settings: Settings = toml::from_str(old).unwrap();
+        assert_eq!(
+            settings.server,
+            ServerChoice::Remote {
+                urls: ServerList::parse("http://news.lan:8080").unwrap(),
+                token: Some("t-1".to_owned()),
+            }
+        );
+        // Written back as a list.
+        let text = toml::to_string_pretty(&settings).unwrap();
+        assert!(text.contains("urls = [\"http://news.lan:8080\"]"), "{text}");
+        let list: Settings = toml::from_str(
+            "[server]\nmode = \"remote\"\nurls = [\"http://a:1\", \"http://b:2\"]\n",
+        )
+        .unwrap();
+        assert!(matches!(list.server, ServerChoice::Remote { urls, .. } if urls.len() == 2));
+    }
+
+    #[test]
+    fn a_bad_server_in_the_file_is_named_when_it_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        std::fs::write(
+            &path,
+            "[server]\nmode = \"remote\"\nurls = [\"http://a:1\", \"news.lan\"]\n",
+        )
+        .unwrap();
+        let warning = SettingsFile::new(&path).load().warning.unwrap();
+        assert!(
+            warning.contains("\"news.lan\" must start with http://"),
+            "{warning}"
+        );
     }
 
     #[test]

@@ -118,7 +118,9 @@ fn server_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, palette:
     hint(
         ui,
         palette,
-        "An office runs one server so each feed crosses the internet once.",
+        "An office runs one server so each feed crosses the internet once. Several servers of \
+         one cluster go in one line, separated by commas: when one cannot be reached, the next \
+         takes over where it left off.",
     );
 }
 

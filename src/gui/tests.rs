@@ -14,7 +14,7 @@ use super::model::{Effect, Model};
 use super::settings::{Location, Settings, ThemeChoice};
 use super::theme::Palette;
 use super::view::main_ui;
-use crate::client::connection::ConnectionState;
+use crate::client::connection::{ConnectionState, Endpoint};
 use crate::client::store::Store;
 use crate::protocol::{
     Alert, AlertStatus, ChannelId, ChannelInfo, ChannelKind, Condition, CurrentWeather, Event,
@@ -25,6 +25,14 @@ struct App {
     model: Model,
     palette: Palette,
     effects: Vec<Effect>,
+}
+
+fn only() -> Endpoint {
+    Endpoint::only("news.lan:8080")
+}
+
+fn live() -> ConnectionState {
+    ConnectionState::Live { server: only() }
 }
 
 fn id(text: &str) -> ChannelId {
@@ -181,7 +189,7 @@ fn applied_settings(harness: &Harness<'_, App>) -> Settings {
 
 #[test]
 fn switching_channels_shows_their_headlines() {
-    let mut harness = harness(lineup(), ConnectionState::Live);
+    let mut harness = harness(lineup(), live());
     assert!(
         harness
             .query_by_label("Harbour lighthouse shines again")
@@ -209,7 +217,7 @@ fn switching_channels_shows_their_headlines() {
 
 #[test]
 fn opening_an_item_marks_it_read_and_offers_the_browser() {
-    let mut harness = harness(lineup(), ConnectionState::Live);
+    let mut harness = harness(lineup(), live());
     harness.get_by_label("River pact signed").click();
     harness.run_steps(2);
     assert_eq!(harness.state().model.view.item, Some(key("w2")));
@@ -235,7 +243,7 @@ fn opening_an_item_marks_it_read_and_offers_the_browser() {
 
 #[test]
 fn the_keyboard_moves_marks_and_switches() {
-    let mut harness = harness(lineup(), ConnectionState::Live);
+    let mut harness = harness(lineup(), live());
     harness.key_press(Key::J);
     harness.run_steps(2);
     assert_eq!(harness.state().model.view.item, Some(key("w1")));
@@ -273,7 +281,7 @@ fn the_keyboard_moves_marks_and_switches() {
 
 #[test]
 fn the_filter_narrows_the_list_and_says_when_nothing_matches() {
-    let mut harness = harness(lineup(), ConnectionState::Live);
+    let mut harness = harness(lineup(), live());
     harness.key_press(Key::Slash);
     harness.run_steps(2);
     assert!(harness.state().model.view.filter_open);
@@ -292,7 +300,7 @@ fn the_filter_narrows_the_list_and_says_when_nothing_matches() {
 
 #[test]
 fn settings_round_trip_through_the_dialog() {
-    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(800.0, 600.0));
     harness.get_by_label("Settings").click();
     harness.run_steps(2);
     assert!(harness.state().model.view.settings.is_some());
@@ -327,7 +335,7 @@ fn settings_round_trip_through_the_dialog() {
 
 #[test]
 fn a_bad_server_address_is_refused_in_the_dialog() {
-    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(800.0, 600.0));
     harness.get_by_label("Settings").click();
     harness.run_steps(2);
     if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
@@ -352,7 +360,7 @@ fn a_bad_server_address_is_refused_in_the_dialog() {
 
 #[test]
 fn notification_rules_are_edited_and_checked_in_the_dialog() {
-    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(800.0, 600.0));
     harness.get_by_label("Settings").click();
     harness.run_steps(2);
     harness.get_by_label("Notifications").click();
@@ -389,7 +397,7 @@ fn notification_rules_are_edited_and_checked_in_the_dialog() {
 
 #[test]
 fn each_news_channel_can_have_keywords_of_its_own() {
-    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(800.0, 600.0));
     harness.get_by_label("Settings").click();
     harness.run_steps(2);
     harness.get_by_label("Notifications").click();
@@ -460,7 +468,7 @@ fn each_news_channel_can_have_keywords_of_its_own() {
 
 #[test]
 fn the_channels_page_offers_only_levels_that_mean_something() {
-    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(900.0, 700.0));
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(900.0, 700.0));
     harness.get_by_label("Settings").click();
     harness.run_steps(2);
     harness.get_by_label("Channels").click();
@@ -481,7 +489,7 @@ fn the_channels_page_offers_only_levels_that_mean_something() {
 
 #[test]
 fn the_smartscreen_setting_says_why_it_is_unavailable() {
-    let mut harness = harness_sized(lineup(), ConnectionState::Live, egui::vec2(800.0, 600.0));
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(800.0, 600.0));
     harness.state_mut().model.idle_source = Some(Err("no X server".to_owned()));
     harness.get_by_label("Settings").click();
     harness.run_steps(2);
@@ -500,10 +508,45 @@ fn the_smartscreen_setting_says_why_it_is_unavailable() {
 }
 
 #[test]
+fn several_servers_are_saved_from_one_comma_separated_field() {
+    let mut harness = harness_sized(lineup(), live(), egui::vec2(800.0, 600.0));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.embedded = false;
+        draft.server_url = "http://news1.lan:8080, news2.lan".to_owned();
+    }
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("\"news2.lan\" must start with http://")
+            .is_some(),
+        "the bad entry is named"
+    );
+    if let Some(draft) = harness.state_mut().model.view.settings.as_mut() {
+        draft.server_url = "http://news1.lan:8080, http://news2.lan:8080".to_owned();
+    }
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    let saved = harness.state().effects.iter().find_map(|e| match e {
+        Effect::ApplySettings(settings) => Some(settings.server.clone()),
+        _ => None,
+    });
+    let Some(super::settings::ServerChoice::Remote { urls, .. }) = saved else {
+        panic!("not saved as a shared server: {saved:?}");
+    };
+    assert_eq!(
+        urls.to_string(),
+        "http://news1.lan:8080,http://news2.lan:8080"
+    );
+}
+
+#[test]
 fn an_alert_shows_as_a_banner_that_opens_it() {
     let mut events = lineup();
     events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
-    let mut harness = harness(events, ConnectionState::Live);
+    let mut harness = harness(events, live());
     let banner = harness.get_by_label("Alert: Gale Warning for Tiding Bay");
     banner.click();
     harness.run_steps(2);
@@ -516,11 +559,12 @@ fn an_alert_shows_as_a_banner_that_opens_it() {
 #[test]
 fn the_status_line_tells_the_connection_state() {
     let cases = [
-        (ConnectionState::Live, "Live"),
+        (live(), "Live"),
         (
             ConnectionState::Retrying {
                 delay: Duration::from_secs(30),
                 reason: "server answered 503".to_owned(),
+                server: only(),
             },
             "Retrying in",
         ),
@@ -528,6 +572,7 @@ fn the_status_line_tells_the_connection_state() {
             ConnectionState::Offline {
                 delay: Duration::from_secs(30),
                 reason: "cannot reach the server".to_owned(),
+                server: only(),
             },
             "Offline",
         ),
@@ -535,6 +580,7 @@ fn the_status_line_tells_the_connection_state() {
             ConnectionState::Unauthorized {
                 status: 401,
                 reason: String::new(),
+                server: only(),
             },
             "Unauthorized (401)",
         ),
@@ -546,11 +592,28 @@ fn the_status_line_tells_the_connection_state() {
             "no status line with {words:?}"
         );
     }
+    // With several servers, the status line says which one it is on.
+    let on_second = harness(
+        lineup(),
+        ConnectionState::Live {
+            server: Endpoint {
+                index: 1,
+                count: 2,
+                host: "news2.office.lan".to_owned(),
+            },
+        },
+    );
+    assert!(
+        on_second
+            .query_by_label_contains("Live · news2.office.lan")
+            .is_some()
+    );
     let retrying = harness(
         lineup(),
         ConnectionState::Retrying {
             delay: Duration::from_secs(30),
             reason: "x".to_owned(),
+            server: only(),
         },
     );
     assert!(retrying.query_by_label("Retry now").is_some());
@@ -558,14 +621,20 @@ fn the_status_line_tells_the_connection_state() {
 
 #[test]
 fn empty_states_explain_themselves() {
-    let harness_none = harness(Vec::new(), ConnectionState::Connecting { attempt: 1 });
+    let harness_none = harness(
+        Vec::new(),
+        ConnectionState::Connecting {
+            attempt: 1,
+            server: only(),
+        },
+    );
     assert!(harness_none.query_by_label("No channels yet").is_some());
     let mut harness = harness(
         vec![
             channel("world", "World", ChannelKind::News),
             channel("alerts", "Alerts", ChannelKind::Alerts),
         ],
-        ConnectionState::Live,
+        live(),
     );
     assert!(harness.query_by_label("Nothing here yet").is_some());
     harness.get_by_label("Alerts").click();
@@ -588,7 +657,7 @@ fn the_weather_channel_shows_conditions_and_a_failing_channel_says_why() {
         },
         updated: None,
     }));
-    let mut harness = harness(events, ConnectionState::Live);
+    let mut harness = harness(events, live());
     harness.get_by_label("Weather").click();
     harness.run_steps(2);
     // The channel column's card and the big panel both show the conditions.
@@ -608,7 +677,7 @@ fn the_weather_channel_shows_conditions_and_a_failing_channel_says_why() {
 fn the_smallest_window_still_shows_every_part() {
     let mut events = lineup();
     events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
-    let mut harness = harness_sized(events, ConnectionState::Live, egui::vec2(800.0, 600.0));
+    let mut harness = harness_sized(events, live(), egui::vec2(800.0, 600.0));
     for label in [
         "World",
         "Technology",
@@ -637,7 +706,7 @@ fn a_4k_screen_at_2x_shows_every_part_unclipped() {
     let mut events = lineup();
     events.push(alert("Gale Warning for Tiding Bay", Severity::Warning));
     // 3840x2160 pixels at 2x: 1920x1080 points.
-    let mut harness = harness_sized(events, ConnectionState::Live, egui::vec2(1920.0, 1080.0));
+    let mut harness = harness_sized(events, live(), egui::vec2(1920.0, 1080.0));
     harness.set_pixels_per_point(2.0);
     harness.run_steps(2);
     for label in [
@@ -676,7 +745,7 @@ fn rows_with_pictures_ask_for_web_pictures_once() {
     };
     unsafe_image.image = Some("file:///etc/passwd".to_owned());
     events.push(Event::Item(unsafe_image));
-    let mut harness = harness(events, ConnectionState::Live);
+    let mut harness = harness(events, live());
     let loads: Vec<Effect> = harness
         .state()
         .effects

@@ -392,7 +392,10 @@ fn status_ui(ui: &mut Ui, model: &Model, palette: &Palette, effects: &mut Vec<Ef
                 .size(size::SMALL)
                 .color(palette.text),
         )
-        .on_hover_text("Connection to the Tidings server");
+        .on_hover_text(format::connection_tooltip(
+            &model.connection,
+            model.settings.server == super::settings::ServerChoice::Embedded,
+        ));
         if matches!(status.tone, Tone::Caution)
             && ui
                 .small_button("Retry now")
