@@ -9,7 +9,8 @@
 //! - [`sse`]: a spec-exact Server-Sent Events decoder for any SSE server.
 //! - [`client`]: the connection that never loses an event, the client state (store), the
 //!   offline cache and publishing. No GUI code.
-//! - `server` (feature `server`): the content server: event log (SQLite), hub (fan-out), HTTP
+//! - `server` (feature `server`): the content server: event log (SQLite, or Redis Streams for
+//!   several nodes with feature `redis`), hub (fan-out), HTTP
 //!   API, SSE streams, web ticker page.
 //! - `gui` (features `gui` and `server`): the desktop app: channel viewer, ticker, SmartScreen,
 //!   settings, with the server embedded.

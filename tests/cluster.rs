@@ -9,12 +9,11 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::nginx::Nginx;
 use common::redis::RedisServer;
 use common::*;
 use serde_json::Value;
@@ -71,30 +70,6 @@ async fn health(base: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// nginx as the load balancer, with the deployment's configuration.
-struct Nginx {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The shipped configuration with these nodes between its markers and this port.
 fn load_balancer_config(nodes: &[SocketAddr], port: u16) -> String {
     let shipped = include_str!("../packaging/nginx/tidings-cluster.conf");
@@ -113,44 +88,7 @@ fn load_balancer_config(nodes: &[SocketAddr], port: u16) -> String {
 }
 
 fn start_nginx(nodes: &[SocketAddr]) -> Nginx {
-    assert!(
-        Path::new(NGINX).exists(),
-        "nginx is needed: apt-get install nginx-light (scripts/test.sh does)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let d = dir.path().display();
-    let config = format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-         error_log {d}/error.log warn;\nevents {{ worker_connections 1024; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
-         fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
-         {}\n}}\n",
-        load_balancer_config(nodes, port)
-    );
-    let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new("/usr/sbin/nginx")
-        .arg("-c")
-        .arg(&path)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting nginx");
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Nginx {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
+    Nginx::start("", |port| load_balancer_config(nodes, port))
 }
 
 /// Waits until `check` holds, polling; fails after `wait`.

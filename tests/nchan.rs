@@ -3,81 +3,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tidings::client::connection::{self, ConnectionConfig, ConnectionEvent, ConnectionState};
 use tidings::sse::MessageEvent;
 
-const NCHAN_MODULE: &str = "/usr/lib/nginx/modules/ngx_nchan_module.so";
+mod common {
+    pub mod nginx;
+}
+
+use common::nginx::{NCHAN_MODULE, Nginx};
+
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Nginx {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start_nginx() -> Nginx {
     assert!(
-        std::path::Path::new(NCHAN_MODULE).exists()
-            && std::path::Path::new("/usr/sbin/nginx").exists(),
+        std::path::Path::new(NCHAN_MODULE).exists(),
         "nginx with nchan is needed: apt-get install nginx-light libnginx-mod-nchan (scripts/test.sh does)"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let d = dir.path().display();
-    let config = format!(
-        "load_module {NCHAN_MODULE};\ndaemon off;\nmaster_process off;\nworker_processes 1;\n\
-         pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
-         fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
-         server {{\n  listen 127.0.0.1:{port};\n\
-           location = /pub {{ nchan_publisher; nchan_channel_id news; nchan_message_buffer_length 100; }}\n\
-           location = /sub {{ nchan_subscriber eventsource; nchan_channel_id news; }}\n }}\n}}\n"
-    );
-    let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new("/usr/sbin/nginx")
-        .arg("-c")
-        .arg(&path)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting nginx");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nginx did not start; see its error log"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Nginx {
-        child,
-        base,
-        _dir: dir,
-    }
+    Nginx::start(&format!("load_module {NCHAN_MODULE};"), |port| {
+        format!(
+            " server {{\n  listen 127.0.0.1:{port};\n\
+               location = /pub {{ nchan_publisher; nchan_channel_id news; nchan_message_buffer_length 100; }}\n\
+               location = /sub {{ nchan_subscriber eventsource; nchan_channel_id news; }}\n }}\n"
+        )
+    })
 }
 
 async fn publish(base: &str, text: &str) {

@@ -10,6 +10,7 @@
 )]
 
 pub mod app;
+pub mod nginx;
 pub mod redis;
 pub mod session;
 pub mod xvfb;
