@@ -1,14 +1,19 @@
 //! Fan-out benchmark: one published event fanned out to N Server-Sent Events subscribers on
-//! loopback, Tidings side by side with nginx + nchan (the issue's benchmark requirement; figures
-//! and method in `docs/benchmarks.md`).
+//! loopback, Tidings side by side with nginx + nchan (figures and method in
+//! `docs/benchmarks.md`).
 //!
-//! This process is the load generator: N raw-TCP SSE subscribers on one multi-threaded tokio
-//! runtime, and a publisher on its own thread. Each server runs as a child process, because one
-//! process may hold at most 20,000 sockets on the benchmark machine. Results go to stdout as
-//! markdown tables, progress to stderr. It must not touch anything but its own temporary
-//! directories and the processes it started.
+//! Two parts. **Single node**: one Tidings node on SQLite and on Redis, against nginx + nchan
+//! on its shared memory, at N = 1,000 and 10,000. **Cluster**: several Tidings nodes sharing one
+//! Redis against as many nginx + nchan sharing one Redis (nchan's own multi-server setup), at
+//! N = 10,000 and 50,000 split over the nodes.
 //!
-//! `cargo bench --bench fanout [-- --quick] [-- --only tidings|nchan]`; `-- --help` for more.
+//! This process drives: it starts the servers and the load-generator workers as child
+//! processes (one process may hold at most 20,000 sockets here, so 50,000 subscribers need
+//! several), publishes from its own thread, and gathers the workers' reports. Results go to
+//! stdout as markdown tables, progress to stderr. It must not touch anything but its own
+//! temporary directories and the processes it started.
+//!
+//! `cargo bench --bench fanout [-- --quick] [-- --part single|cluster]`; `-- --help` for more.
 
 #![allow(
     clippy::indexing_slicing,
@@ -16,45 +21,37 @@
 )]
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use procfs::{
-    clock_ticks_per_sec, cpu_ticks, machine_busy_ticks, proc_kib, wait_for_quiet_machine,
-};
+use deploy::{Deployment, Memory, ServerKind, Settings, Store, Target};
+use loadgen::{Histogram, Loadgen, Tracker, WORKER_FLAG, wall_nanos};
+use procfs::{clock_ticks_per_sec, cpu_ticks, machine_busy_ticks, wait_for_quiet_machine};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::runtime::Runtime;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
+#[path = "fanout/deploy.rs"]
+mod deploy;
+#[path = "fanout/loadgen.rs"]
+mod loadgen;
 #[path = "support/procfs.rs"]
 mod procfs;
 
 /// Precedes the sequence number and send time the publisher puts in every payload:
-/// `TB|<seq>|<send nanoseconds since the bench started>|`.
+/// `TB|<seq>|<send time in nanoseconds since the Unix epoch>|`.
 const MARKER: &[u8] = b"TB|";
-/// Size of every publish body (the JSON `{"title":..,"body":..}`), as the issue asks.
+/// Size of every publish body (the JSON `{"title":..,"body":..}`).
 const PAYLOAD_BYTES: usize = 200;
 /// Upper bound on events per server run (sizes the per-event delivery counters).
 const MAX_EVENTS: usize = 1 << 20;
-/// Read buffer per subscriber; a frame is well under 1 KiB, several fit when the reader lags.
-const READ_BUF_BYTES: usize = 8192;
-/// Subscribers connecting at once during the ramp. More than a listen backlog of 128 (tokio's
-/// default) can queue, on purpose: a reconnect storm looks like this, and the ramp time shows it.
-const CONNECT_CONCURRENCY: usize = 256;
-/// Connect plus response headers, per subscriber.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The whole ramp.
-const RAMP_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long after the last publish we wait for outstanding deliveries.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// One publish request, and the wait for a free publish connection.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the saturation phase waits for an event to reach everyone before moving on.
@@ -74,23 +71,34 @@ const QUIET_BUDGET: Duration = Duration::from_secs(900);
 const MAX_ATTEMPTS: u32 = 3;
 /// CPU used by other processes during a phase above which the phase is flagged as noisy.
 const NOISY_CORES: f64 = 0.15;
+/// Sockets one server process may hold here is 20,000 (`ulimit -n`); leave room for the rest.
+const MAX_PER_NODE: usize = 19_000;
 
 const USAGE: &str = "\
 fan-out benchmark: Tidings against nginx + nchan, N SSE subscribers on loopback
 
 cargo bench --bench fanout [-- OPTIONS]
 
-  --quick                 N = 1000 only, 3 s phases (about a minute)
-  --only tidings|nchan    run one server
-  --subscribers LIST      comma-separated N (default 1000,10000)
-  --rates LIST            events per second (default 10,100)
-  --secs S                seconds per fixed-rate phase (default 10)
-  --saturated-secs S      seconds of the saturation phase at the largest N (default 5; 0 = skip)
-  --window W              saturation: events in flight (published, not yet everywhere) (default 8)
-  --gen-threads T         load generator worker threads (default 2)
-  --nchan-workers W       nginx worker_processes (default 2, like `auto` here)
-  --tidings-bin PATH      tidings-server to run (default: the one cargo built)
-  --no-wait               do not wait for a quiet machine, nor repeat disturbed phases
+  --quick                   single N = 1000, cluster N = 3000, 3 s phases (a few minutes)
+  --part single|cluster     run one part (default both)
+  --only tidings|nchan      run one server
+  --subscribers LIST        single node: comma-separated N (default 1000,10000)
+  --rates LIST              single node: events per second (default 10,100)
+  --stores LIST             single node, Tidings: sqlite,redis (default both)
+  --cluster-subscribers L   cluster: N split over the nodes (default 10000,50000)
+  --cluster-rates LIST      cluster: events per second (default 1,10)
+  --nodes K                 cluster: server nodes on one Redis (default 3)
+  --secs S                  seconds per fixed-rate phase (default 10)
+  --saturated-secs S        seconds of the saturation phase at each part's largest N
+                            (default 5; 0 = skip)
+  --window W                saturation: events in flight (published, not yet everywhere) (default 8)
+  --per-worker M            subscribers per load generator process (default 12500)
+  --gen-threads T           threads per load generator process (default 2)
+  --nchan-workers W         nginx worker_processes per instance (default 2, like `auto` here)
+  --redis-fsync MODE        Redis appendfsync: always (default, what docs/deploying.md
+                            recommends), everysec or no
+  --tidings-bin PATH        tidings-server to run (default: the one cargo built)
+  --no-wait                 do not wait for a quiet machine, nor repeat disturbed phases
 ";
 
 const TIDINGS_CONFIG: &str = r#"# Written by benches/fanout.rs.
@@ -112,6 +120,17 @@ snapshot_items = 0
 const NCHAN_CONFIG: &str = include_str!("nchan.conf.in");
 
 fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some(WORKER_FLAG) {
+        let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(1);
+        return match loadgen::worker_main(threads) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("fanout worker: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
@@ -127,32 +146,35 @@ fn main() -> ExitCode {
 
 fn run() -> Result<bool> {
     let args = Args::parse()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.gen_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()
-        .context("building the load generator runtime")?;
     let clock_ticks = clock_ticks_per_sec();
-    let largest = args.subscribers.iter().copied().max().unwrap_or(0);
     let mut results = Results::default();
     let quiet = QuietGate {
         enabled: args.wait_quiet,
         budget: std::cell::Cell::new(QUIET_BUDGET),
     };
-    // Servers alternate inside each N, so slow drift of the machine hits both alike.
-    for &subscribers in &args.subscribers {
-        for &kind in &args.servers {
-            let run = ServerRun {
-                args: &args,
-                quiet: &quiet,
-                kind,
-                subscribers,
-                saturate: subscribers == largest && args.saturated_secs > 0.0,
-                clock_ticks,
-            };
-            run.run(&runtime, &mut results)
-                .with_context(|| format!("{} with {subscribers} subscribers", kind.name()))?;
+    for part in [Part::Single, Part::Cluster] {
+        if !args.parts.contains(&part) {
+            continue;
+        }
+        let (sizes, rates, targets) = args.plan(part);
+        let largest = sizes.iter().copied().max().unwrap_or(0);
+        // Servers alternate inside each N, so slow drift of the machine hits all alike.
+        for &subscribers in sizes {
+            for &target in &targets {
+                let run = ServerRun {
+                    args: &args,
+                    quiet: &quiet,
+                    target,
+                    subscribers,
+                    rates,
+                    part,
+                    saturate: subscribers == largest && args.saturated_secs > 0.0,
+                    clock_ticks,
+                };
+                run.run(&mut results).with_context(|| {
+                    format!("{} with {subscribers} subscribers", target.label())
+                })?;
+            }
         }
     }
     let report = results.report(&args);
@@ -164,29 +186,27 @@ fn run() -> Result<bool> {
 // Arguments
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ServerKind {
-    Tidings,
-    Nchan,
-}
-
-impl ServerKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tidings => "tidings",
-            Self::Nchan => "nchan",
-        }
-    }
+enum Part {
+    Single,
+    Cluster,
 }
 
 struct Args {
+    parts: Vec<Part>,
     subscribers: Vec<usize>,
     rates: Vec<u32>,
+    stores: Vec<Store>,
+    cluster_subscribers: Vec<usize>,
+    cluster_rates: Vec<u32>,
+    nodes: usize,
     phase_secs: f64,
     saturated_secs: f64,
     window: u32,
     servers: Vec<ServerKind>,
+    per_worker: usize,
     gen_threads: usize,
     nchan_workers: usize,
+    redis_fsync: String,
     tidings_bin: PathBuf,
     wait_quiet: bool,
     command: String,
@@ -195,18 +215,25 @@ struct Args {
 impl Args {
     fn parse() -> Result<Self> {
         let mut quick = false;
-        let mut subscribers = None;
+        let (mut subscribers, mut cluster_subscribers) = (None, None);
         let mut phase_secs = None;
         let mut saturated_secs = None;
         let mut args = Self {
+            parts: vec![Part::Single, Part::Cluster],
             subscribers: vec![1000, 10_000],
             rates: vec![10, 100],
+            stores: vec![Store::Local, Store::Redis],
+            cluster_subscribers: vec![10_000, 50_000],
+            cluster_rates: vec![1, 10],
+            nodes: 3,
             phase_secs: 10.0,
             saturated_secs: 5.0,
             window: 8,
             servers: vec![ServerKind::Tidings, ServerKind::Nchan],
+            per_worker: 12_500,
             gen_threads: 2,
             nchan_workers: 2,
+            redis_fsync: "always".to_owned(),
             tidings_bin: PathBuf::from(env!("CARGO_BIN_EXE_tidings-server")),
             wait_quiet: true,
             command: String::new(),
@@ -226,41 +253,95 @@ impl Args {
                 }
                 "--quick" => quick = true,
                 "--no-wait" => args.wait_quiet = false,
+                "--part" => {
+                    args.parts = vec![match value("--part")?.as_str() {
+                        "single" => Part::Single,
+                        "cluster" => Part::Cluster,
+                        other => bail!("--part takes single or cluster, not {other:?}"),
+                    }];
+                }
                 "--only" => {
-                    let name = value("--only")?;
-                    args.servers = vec![match name.as_str() {
+                    args.servers = vec![match value("--only")?.as_str() {
                         "tidings" => ServerKind::Tidings,
                         "nchan" => ServerKind::Nchan,
                         other => bail!("--only takes tidings or nchan, not {other:?}"),
                     }];
                 }
+                "--stores" => {
+                    args.stores = value("--stores")?
+                        .split(',')
+                        .map(|store| match store.trim() {
+                            "sqlite" => Ok(Store::Local),
+                            "redis" => Ok(Store::Redis),
+                            other => Err(anyhow!("--stores takes sqlite,redis, not {other:?}")),
+                        })
+                        .collect::<Result<_>>()?;
+                }
                 "--subscribers" | "-n" => subscribers = Some(parse_list(&value(&arg)?)?),
                 "--rates" => args.rates = parse_list(&value(&arg)?)?,
+                "--cluster-subscribers" => {
+                    cluster_subscribers = Some(parse_list(&value(&arg)?)?);
+                }
+                "--cluster-rates" => args.cluster_rates = parse_list(&value(&arg)?)?,
+                "--nodes" => args.nodes = value(&arg)?.parse()?,
                 "--secs" => phase_secs = Some(parse_positive(&value(&arg)?)?),
                 "--saturated-secs" => saturated_secs = Some(value(&arg)?.parse::<f64>()?),
                 "--window" => args.window = value(&arg)?.parse()?,
+                "--per-worker" => args.per_worker = value(&arg)?.parse()?,
                 "--gen-threads" => args.gen_threads = value(&arg)?.parse()?,
                 "--nchan-workers" => args.nchan_workers = value(&arg)?.parse()?,
+                "--redis-fsync" => {
+                    args.redis_fsync = value(&arg)?;
+                    if !["always", "everysec", "no"].contains(&args.redis_fsync.as_str()) {
+                        bail!("--redis-fsync takes always, everysec or no");
+                    }
+                }
                 "--tidings-bin" => args.tidings_bin = PathBuf::from(value(&arg)?),
                 other => bail!("unknown argument {other:?}; try --help"),
             }
         }
         if quick {
             args.subscribers = vec![1000];
+            args.cluster_subscribers = vec![3000];
             args.phase_secs = 3.0;
             args.saturated_secs = 3.0;
         }
         args.subscribers = subscribers.unwrap_or(args.subscribers);
+        args.cluster_subscribers = cluster_subscribers.unwrap_or(args.cluster_subscribers);
         args.phase_secs = phase_secs.unwrap_or(args.phase_secs);
         args.saturated_secs = saturated_secs.unwrap_or(args.saturated_secs);
-        if args.subscribers.iter().any(|&n| n == 0 || n > 15_000) {
-            bail!("subscribers must be 1-15000 (one process holds at most 20,000 sockets here)");
+        if args.nodes == 0 || args.nodes > 16 {
+            bail!("--nodes must be 1-16");
         }
-        if args.rates.iter().any(|&r| r == 0 || r > 10_000) {
+        if args.subscribers.iter().any(|&n| n == 0 || n > MAX_PER_NODE) {
+            bail!(
+                "single-node subscribers must be 1-{MAX_PER_NODE} (one process holds at most 20,000 sockets here)"
+            );
+        }
+        if args
+            .cluster_subscribers
+            .iter()
+            .any(|&n| n == 0 || n.div_ceil(args.nodes) > MAX_PER_NODE)
+        {
+            bail!("cluster subscribers must be at least 1 and at most {MAX_PER_NODE} per node");
+        }
+        if args
+            .rates
+            .iter()
+            .chain(&args.cluster_rates)
+            .any(|&r| r == 0 || r > 10_000)
+        {
             bail!("rates must be 1-10000 events/s");
         }
-        if args.window == 0 || args.gen_threads == 0 || args.nchan_workers == 0 {
-            bail!("--window, --gen-threads and --nchan-workers must be at least 1");
+        if args.window == 0
+            || args.gen_threads == 0
+            || args.nchan_workers == 0
+            || args.per_worker == 0
+            || args.per_worker > MAX_PER_NODE
+        {
+            bail!(
+                "--window, --gen-threads, --nchan-workers must be at least 1, --per-worker 1-{MAX_PER_NODE}"
+            );
         }
         args.command = std::env::args()
             .skip(1)
@@ -268,6 +349,48 @@ impl Args {
             .collect::<Vec<_>>()
             .join(" ");
         Ok(args)
+    }
+
+    /// The sizes, rates and servers of one part.
+    fn plan(&self, part: Part) -> (&[usize], &[u32], Vec<Target>) {
+        let mut targets = Vec::new();
+        for &kind in &self.servers {
+            match (part, kind) {
+                (Part::Single, ServerKind::Tidings) => {
+                    for &store in &self.stores {
+                        targets.push(Target {
+                            kind,
+                            store,
+                            nodes: 1,
+                        });
+                    }
+                }
+                (Part::Single, ServerKind::Nchan) => targets.push(Target {
+                    kind,
+                    store: Store::Local,
+                    nodes: 1,
+                }),
+                (Part::Cluster, kind) => targets.push(Target {
+                    kind,
+                    store: Store::Redis,
+                    nodes: self.nodes,
+                }),
+            }
+        }
+        match part {
+            Part::Single => (&self.subscribers, &self.rates, targets),
+            Part::Cluster => (&self.cluster_subscribers, &self.cluster_rates, targets),
+        }
+    }
+
+    fn settings(&self) -> Settings<'_> {
+        Settings {
+            tidings_bin: &self.tidings_bin,
+            tidings_config: TIDINGS_CONFIG,
+            nchan_config: NCHAN_CONFIG,
+            nchan_workers: self.nchan_workers,
+            redis_fsync: &self.redis_fsync,
+        }
     }
 }
 
@@ -293,45 +416,47 @@ fn parse_positive(text: &str) -> Result<f64> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One server, one N: connect, measure idle memory, run the phases, tear down.
+// One deployment, one N: connect, measure idle memory, run the phases, tear down.
 
 struct ServerRun<'a> {
     args: &'a Args,
     quiet: &'a QuietGate,
-    kind: ServerKind,
+    target: Target,
     subscribers: usize,
+    rates: &'a [u32],
+    part: Part,
     saturate: bool,
     clock_ticks: f64,
 }
 
 impl ServerRun<'_> {
-    fn run(&self, runtime: &Runtime, results: &mut Results) -> Result<()> {
+    fn run(&self, results: &mut Results) -> Result<()> {
         let n = self.subscribers;
-        eprintln!("== {} with {n} subscribers", self.kind.name());
+        eprintln!("== {} with {n} subscribers", self.target.label());
         self.quiet.wait(self.clock_ticks);
-        let server = Server::start(self.kind, self.args)?;
+        let deployment = Deployment::start(self.target, &self.args.settings())?;
         std::thread::sleep(SETTLE);
-        let base = server.memory();
+        let base = deployment.memory();
 
-        let shared = Arc::new(Shared::new());
-        let records: Vec<Arc<Records>> = (0..n).map(|_| Arc::default()).collect();
+        let mut loadgen = Loadgen::start(n, self.args.per_worker, self.args.gen_threads)?;
         let ramp_started = Instant::now();
-        let handles = runtime.block_on(connect_all(&server, &shared, &records))?;
+        let (connected, failed) = loadgen.connect(&deployment.addrs, deployment.stream_path())?;
         let ramp_secs = ramp_started.elapsed().as_secs_f64();
-        let connected = shared.alive.load(Ordering::SeqCst);
-        let failed = shared.failed.load(Ordering::SeqCst);
-        eprintln!("   {connected} subscribers connected in {ramp_secs:.1} s, {failed} failed");
+        eprintln!(
+            "   {connected} subscribers connected in {ramp_secs:.1} s from {} load generator processes, {failed} failed",
+            loadgen.processes()
+        );
         std::thread::sleep(SETTLE);
-        let idle = server.memory();
-        let shared_memory = match self.kind {
-            ServerKind::Nchan => runtime.block_on(nchan_shared_memory(server.addr)).ok(),
+        let idle = deployment.memory();
+        let shared_memory = match self.target.kind {
+            ServerKind::Nchan => nchan_shared_memory(deployment.addrs[0]).ok(),
             ServerKind::Tidings => None,
         };
 
         let mut phase = Phase {
-            server: &server,
-            shared: &shared,
-            records: &records,
+            deployment: &deployment,
+            loadgen: &mut loadgen,
+            subscribers: connected,
             clock_ticks: self.clock_ticks,
             next_seq: 1,
         };
@@ -343,13 +468,13 @@ impl ServerRun<'_> {
                 warm.delivered, warm.expected
             );
         }
-        for &rate in &self.args.rates {
+        for &rate in self.rates {
             let count = ((f64::from(rate) * self.args.phase_secs).round() as u32).max(1);
             let mut stats =
                 self.measure(&mut phase, Plan::Rate { rate, count }, &format!("{rate}/s"))?;
             stats.rate = Some(rate);
             stats.connect_failures = failed;
-            results.phases.push(stats);
+            results.phases.push((self.part, stats));
         }
         if self.saturate {
             let plan = Plan::Window {
@@ -358,11 +483,11 @@ impl ServerRun<'_> {
             };
             let mut stats = self.measure(&mut phase, plan, "saturated")?;
             stats.connect_failures = failed;
-            results.saturated.push(stats);
+            results.saturated.push((self.part, stats));
         }
-        let after = server.memory();
+        let after = deployment.memory();
         results.memory.push(MemoryStats {
-            kind: self.kind,
+            target: self.target,
             subscribers: n,
             connected,
             ramp_secs,
@@ -371,16 +496,8 @@ impl ServerRun<'_> {
             after,
             shared_memory,
         });
-
-        for handle in &handles {
-            handle.abort();
-        }
-        runtime.block_on(async {
-            for handle in handles {
-                let _aborted = tokio::time::timeout(Duration::from_secs(5), handle).await;
-            }
-        });
-        server.stop();
+        drop(loadgen);
+        deployment.stop();
         Ok(())
     }
 
@@ -429,208 +546,6 @@ impl QuietGate {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Subscribers
-
-/// Per-delivery records of one subscriber: (sequence number, latency in microseconds), in
-/// arrival order. The subscriber appends once per read; the bench takes them after a phase.
-type Records = Mutex<Vec<(u32, u32)>>;
-
-/// State shared by the subscribers, the publisher and the phase driver.
-struct Shared {
-    /// The clock every timestamp is relative to (one process, so one monotonic clock).
-    epoch: Instant,
-    /// Deliveries per sequence number, to know when an event has reached everyone.
-    delivered_per_seq: Vec<AtomicU32>,
-    /// Subscribers with an open stream.
-    alive: AtomicUsize,
-    /// Subscribers that never got response headers.
-    failed: AtomicUsize,
-    /// Streams that ended while the bench was running (the server closed them).
-    disconnected: AtomicUsize,
-    /// Markers that did not parse, or frames that did not fit the read buffer.
-    garbled: AtomicU64,
-}
-
-impl Shared {
-    fn new() -> Self {
-        Self {
-            epoch: Instant::now(),
-            delivered_per_seq: (0..MAX_EVENTS).map(|_| AtomicU32::new(0)).collect(),
-            alive: AtomicUsize::new(0),
-            failed: AtomicUsize::new(0),
-            disconnected: AtomicUsize::new(0),
-            garbled: AtomicU64::new(0),
-        }
-    }
-
-    fn now_nanos(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn delivered(&self, seq: u32) -> u32 {
-        self.delivered_per_seq
-            .get(seq as usize)
-            .map_or(0, |count| count.load(Ordering::Relaxed))
-    }
-}
-
-/// Opens every subscriber stream, `CONNECT_CONCURRENCY` at a time, and returns once all have
-/// their response headers or failed.
-async fn connect_all(
-    server: &Server,
-    shared: &Arc<Shared>,
-    records: &[Arc<Records>],
-) -> Result<Vec<JoinHandle<()>>> {
-    let request: Arc<[u8]> = server.subscribe_request().into();
-    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut handles = Vec::with_capacity(records.len());
-    for record in records {
-        let (request, permits) = (Arc::clone(&request), Arc::clone(&permits));
-        let (shared, record) = (Arc::clone(shared), Arc::clone(record));
-        let addr = server.addr;
-        handles.push(tokio::spawn(async move {
-            let Ok(permit) = permits.acquire_owned().await else {
-                return;
-            };
-            let opened = tokio::time::timeout(CONNECT_TIMEOUT, open_stream(addr, &request)).await;
-            drop(permit);
-            let Ok(Ok((stream, buffer, filled))) = opened else {
-                shared.failed.fetch_add(1, Ordering::SeqCst);
-                return;
-            };
-            shared.alive.fetch_add(1, Ordering::SeqCst);
-            read_events(stream, buffer, filled, &shared, &record).await;
-            shared.alive.fetch_sub(1, Ordering::SeqCst);
-            shared.disconnected.fetch_add(1, Ordering::SeqCst);
-        }));
-    }
-    let started = Instant::now();
-    let total = records.len();
-    loop {
-        let done = shared.alive.load(Ordering::SeqCst) + shared.failed.load(Ordering::SeqCst);
-        if done >= total {
-            break;
-        }
-        if started.elapsed() > RAMP_TIMEOUT {
-            bail!("only {done} of {total} subscribers connected within {RAMP_TIMEOUT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(handles)
-}
-
-/// Connects, sends the GET, and reads the response headers. Returns the stream, the read
-/// buffer and how many body bytes it already holds.
-async fn open_stream(addr: SocketAddr, request: &[u8]) -> Result<(TcpStream, Vec<u8>, usize)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(request).await?;
-    let mut buffer = vec![0u8; READ_BUF_BYTES];
-    let mut filled = 0;
-    loop {
-        let read = stream.read(&mut buffer[filled..]).await?;
-        if read == 0 {
-            bail!("the server closed the stream before its headers");
-        }
-        filled += read;
-        if let Some(end) = find(&buffer[..filled], b"\r\n\r\n") {
-            if !buffer.starts_with(b"HTTP/1.1 200") {
-                let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                bail!("stream refused: {head}");
-            }
-            let body_start = end + 4;
-            buffer.copy_within(body_start..filled, 0);
-            return Ok((stream, buffer, filled - body_start));
-        }
-        if filled == buffer.len() {
-            bail!("response headers larger than {READ_BUF_BYTES} bytes");
-        }
-    }
-}
-
-/// Reads a stream until it ends, recording every event's sequence number and latency. Minimal
-/// parsing on purpose: only the payload marker is looked for, so heartbeats, `retry:`, `id:`,
-/// `event:` and chunked-encoding framing are skipped without being understood.
-async fn read_events(
-    mut stream: TcpStream,
-    mut buffer: Vec<u8>,
-    mut filled: usize,
-    shared: &Shared,
-    record: &Records,
-) {
-    let mut found = Vec::with_capacity(16);
-    loop {
-        if filled > 0 {
-            let now = shared.now_nanos();
-            let consumed = scan(&buffer[..filled], now, &mut found, shared);
-            buffer.copy_within(consumed..filled, 0);
-            filled -= consumed;
-            if filled == buffer.len() {
-                shared.garbled.fetch_add(1, Ordering::Relaxed);
-                filled = 0;
-            }
-            if !found.is_empty() {
-                record
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .append(&mut found);
-            }
-        }
-        match stream.read(&mut buffer[filled..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(read) => filled += read,
-        }
-    }
-}
-
-/// Finds every complete `TB|<seq>|<send nanos>|` in `bytes`, records it, and returns how many
-/// bytes are done with (the rest may hold the start of a marker).
-fn scan(bytes: &[u8], now_nanos: u64, found: &mut Vec<(u32, u32)>, shared: &Shared) -> usize {
-    let mut at = 0;
-    while let Some(offset) = find(&bytes[at..], MARKER) {
-        let start = at + offset;
-        let fields = start + MARKER.len();
-        let Some((seq, after_seq)) = parse_number(bytes, fields) else {
-            return start; // incomplete: wait for more bytes
-        };
-        let Some((sent, after_sent)) = parse_number(bytes, after_seq) else {
-            return start;
-        };
-        match (
-            u32::try_from(seq),
-            shared.delivered_per_seq.get(seq as usize),
-        ) {
-            (Ok(seq), Some(count)) if after_seq > fields && after_sent > after_seq => {
-                count.fetch_add(1, Ordering::Relaxed);
-                let micros = now_nanos.saturating_sub(sent) / 1000;
-                found.push((seq, u32::try_from(micros).unwrap_or(u32::MAX)));
-            }
-            _ => {
-                shared.garbled.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        at = after_sent;
-    }
-    // Keep a possible marker prefix at the very end.
-    at.max(bytes.len().saturating_sub(MARKER.len() - 1))
-}
-
-/// Parses decimal digits at `at` up to a `|`. `None` if the bytes end first; a non-digit before
-/// the `|` gives a number with no digits consumed past it, which the caller counts as garbled.
-fn parse_number(bytes: &[u8], at: usize) -> Option<(u64, usize)> {
-    let mut value: u64 = 0;
-    let mut i = at;
-    loop {
-        let byte = *bytes.get(i)?;
-        match byte {
-            b'0'..=b'9' => value = value.wrapping_mul(10).wrapping_add(u64::from(byte - b'0')),
-            b'|' => return Some((value, i + 1)),
-            _ => return Some((u64::MAX, at)),
-        }
-        i += 1;
-    }
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let first = *needle.first()?;
     let mut at = 0;
@@ -676,18 +591,18 @@ struct PublishReport {
 /// Runs the publisher on its own thread and runtime, so subscriber work cannot delay it.
 fn publish(
     kind: ServerKind,
-    addr: SocketAddr,
-    shared: &Arc<Shared>,
+    addrs: &[SocketAddr],
+    tracker: &Arc<Tracker>,
     plan: Plan,
     first_seq: u32,
 ) -> Result<PublishReport> {
-    let shared = Arc::clone(shared);
+    let (tracker, addrs) = (Arc::clone(tracker), addrs.to_vec());
     let thread = std::thread::Builder::new().name("publisher".into()).spawn(
         move || -> Result<PublishReport> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(publish_async(kind, addr, shared, plan, first_seq))
+            runtime.block_on(publish_async(kind, &addrs, tracker, plan, first_seq))
         },
     )?;
     thread
@@ -695,16 +610,18 @@ fn publish(
         .map_err(|_| anyhow!("the publisher thread panicked"))?
 }
 
+/// Publishes over `PUBLISH_CONNECTIONS` keep-alive connections spread over every node, so a
+/// cluster takes its publishes on every node as a load balancer would send them.
 async fn publish_async(
     kind: ServerKind,
-    addr: SocketAddr,
-    shared: Arc<Shared>,
+    addrs: &[SocketAddr],
+    tracker: Arc<Tracker>,
     plan: Plan,
     first_seq: u32,
 ) -> Result<PublishReport> {
     let (pool_tx, mut pool_rx) = mpsc::unbounded_channel::<HttpConn>();
-    for _ in 0..PUBLISH_CONNECTIONS {
-        let conn = HttpConn::open(addr)
+    for index in 0..PUBLISH_CONNECTIONS {
+        let conn = HttpConn::open(addrs[index % addrs.len()])
             .await
             .context("opening a publish connection")?;
         let _ = pool_tx.send(conn);
@@ -736,7 +653,7 @@ async fn publish_async(
                 if index >= window {
                     let oldest = seq - window;
                     let waited = Instant::now();
-                    while shared.delivered(oldest) < shared.alive.load(Ordering::Relaxed) as u32 {
+                    while !tracker.complete(oldest) {
                         if waited.elapsed() > WINDOW_WAIT {
                             window_stalls += 1;
                             break;
@@ -751,12 +668,12 @@ async fn publish_async(
             .ok()
             .flatten()
             .context("no publish connection became free")?;
-        let (pool_tx, done_tx, shared) = (pool_tx.clone(), done_tx.clone(), Arc::clone(&shared));
+        let (pool_tx, done_tx) = (pool_tx.clone(), done_tx.clone());
         tasks.spawn(async move {
-            let sent_nanos = shared.now_nanos();
-            let request = publish_request(kind, addr, &payload(seq, sent_nanos));
+            let sent_nanos = wall_nanos();
+            let request = publish_request(kind, conn.addr, &payload(seq, sent_nanos));
             let outcome = tokio::time::timeout(REQUEST_TIMEOUT, conn.roundtrip(&request)).await;
-            let latency = shared.now_nanos().saturating_sub(sent_nanos) / 1000;
+            let latency = wall_nanos().saturating_sub(sent_nanos) / 1000;
             let ok = matches!(&outcome, Ok(Ok((status, _))) if (200..300).contains(status));
             if !ok {
                 match &outcome {
@@ -775,7 +692,7 @@ async fn publish_async(
                 ok,
             });
             if !ok || !conn.reusable {
-                match HttpConn::open(addr).await {
+                match HttpConn::open(conn.addr).await {
                     Ok(fresh) => conn = fresh,
                     Err(_) => return,
                 }
@@ -834,6 +751,7 @@ fn publish_request(kind: ServerKind, addr: SocketAddr, body: &[u8]) -> Vec<u8> {
 
 /// A keep-alive HTTP/1.1 client connection: just enough HTTP for publishing.
 struct HttpConn {
+    addr: SocketAddr,
     stream: TcpStream,
     buffer: Vec<u8>,
     /// False once the server said `Connection: close` or the body ran to the end of stream.
@@ -845,6 +763,7 @@ impl HttpConn {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
+            addr,
             stream,
             buffer: Vec::with_capacity(4096),
             reusable: true,
@@ -946,25 +865,31 @@ impl HttpConn {
     }
 }
 
-async fn nchan_shared_memory(addr: SocketAddr) -> Result<String> {
-    let mut conn = HttpConn::open(addr).await?;
-    let request = format!("GET /status HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let (_, body) =
-        tokio::time::timeout(REQUEST_TIMEOUT, conn.roundtrip(request.as_bytes())).await??;
-    let text = String::from_utf8_lossy(&body).into_owned();
-    text.lines()
-        .find_map(|line| line.strip_prefix("shared memory used:"))
-        .map(|used| used.trim().to_owned())
-        .context("no shared memory figure in nchan's status")
+fn nchan_shared_memory(addr: SocketAddr) -> Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut conn = HttpConn::open(addr).await?;
+        let request = format!("GET /status HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        let (_, body) =
+            tokio::time::timeout(REQUEST_TIMEOUT, conn.roundtrip(request.as_bytes())).await??;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        text.lines()
+            .find_map(|line| line.strip_prefix("shared memory used:"))
+            .map(|used| used.trim().to_owned())
+            .context("no shared memory figure in nchan's status")
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Phases: publish, drain, collect, compute.
 
 struct Phase<'a> {
-    server: &'a Server,
-    shared: &'a Arc<Shared>,
-    records: &'a [Arc<Records>],
+    deployment: &'a Deployment,
+    loadgen: &'a mut Loadgen,
+    /// Subscribers connected by the ramp: every event must reach each of them.
+    subscribers: usize,
     clock_ticks: f64,
     next_seq: u32,
 }
@@ -972,18 +897,19 @@ struct Phase<'a> {
 impl Phase<'_> {
     fn run(&mut self, plan: Plan, label: &str) -> Result<PhaseStats> {
         let first_seq = self.next_seq;
-        let subscribers = self.shared.alive.load(Ordering::SeqCst);
-        let disconnected_before = self.shared.disconnected.load(Ordering::SeqCst);
-        let garbled_before = self.shared.garbled.load(Ordering::SeqCst);
-        let server_ticks = self.server.cpu_ticks();
-        let own_ticks = cpu_ticks(std::process::id()).unwrap_or(0);
+        let subscribers = self.subscribers;
+        self.loadgen.phase(first_seq)?;
+        let node_ticks = self.deployment.node_ticks();
+        let redis_ticks = self.deployment.redis_ticks();
+        let gen_ticks = self.loadgen.cpu_ticks() + cpu_ticks(std::process::id()).unwrap_or(0);
         let machine_ticks = machine_busy_ticks().unwrap_or(0);
         let started = Instant::now();
 
+        let tracker = Arc::clone(&self.loadgen.tracker);
         let report = publish(
-            self.server.kind,
-            self.server.addr,
-            self.shared,
+            self.deployment.target.kind,
+            &self.deployment.addrs,
+            &tracker,
             plan,
             first_seq,
         )?;
@@ -994,12 +920,11 @@ impl Phase<'_> {
         let drain_started = Instant::now();
         let mut drained = false;
         while drain_started.elapsed() < DRAIN_TIMEOUT {
-            let alive = self.shared.alive.load(Ordering::SeqCst) as u32;
             if report
                 .published
                 .iter()
                 .filter(|p| p.ok)
-                .all(|p| self.shared.delivered(p.seq) >= alive)
+                .all(|p| tracker.complete(p.seq))
             {
                 drained = true;
                 break;
@@ -1007,43 +932,38 @@ impl Phase<'_> {
             std::thread::sleep(Duration::from_millis(5));
         }
         let measured_secs = started.elapsed().as_secs_f64();
-        let server_cpu_secs =
-            self.server.cpu_ticks().saturating_sub(server_ticks) as f64 / self.clock_ticks;
-        let gen_cpu_secs = cpu_ticks(std::process::id())
-            .unwrap_or(0)
-            .saturating_sub(own_ticks) as f64
-            / self.clock_ticks;
-        let machine_cpu_secs = machine_busy_ticks()
-            .unwrap_or(0)
-            .saturating_sub(machine_ticks) as f64
-            / self.clock_ticks;
+        let ticks = |now: u64, before: u64| now.saturating_sub(before) as f64 / self.clock_ticks;
+        let redis_cpu_secs = ticks(self.deployment.redis_ticks(), redis_ticks);
+        let server_cpu_secs = ticks(self.deployment.node_ticks(), node_ticks) + redis_cpu_secs;
+        let gen_cpu_secs = ticks(
+            self.loadgen.cpu_ticks() + cpu_ticks(std::process::id()).unwrap_or(0),
+            gen_ticks,
+        );
+        let machine_cpu_secs = ticks(machine_busy_ticks().unwrap_or(0), machine_ticks);
         let other_cpu_secs = (machine_cpu_secs - server_cpu_secs - gen_cpu_secs).max(0.0);
 
-        // Per event: deliveries and the latest arrival; per delivery: latency.
+        // Per event: deliveries and the latest arrival, summed over the workers.
+        let reports = self.loadgen.collect(first_seq, span)?;
         let mut per_event_count = vec![0u32; span as usize];
         let mut per_event_last = vec![0u32; span as usize];
-        // Which subscriber (index + 1) last had each event: a second copy is a duplicate.
-        // Order is not checked: concurrent publishes may legitimately be applied out of
-        // sequence-number order.
-        let mut last_holder = vec![0u32; span as usize];
-        let mut latencies = Vec::new();
-        let mut duplicates = 0u64;
-        for (holder, record) in (1u32..).zip(self.records) {
-            let taken = std::mem::take(&mut *record.lock().unwrap_or_else(PoisonError::into_inner));
-            for (seq, micros) in taken {
-                if seq < first_seq || seq >= first_seq + span {
-                    continue;
+        let mut histogram = Histogram::default();
+        let (mut duplicates, mut garbled, mut disconnected) = (0u64, 0u64, 0usize);
+        for worker in &reports {
+            for (index, (&count, &last)) in
+                worker.counts.iter().zip(&worker.last_micros).enumerate()
+            {
+                if let (Some(total), Some(latest)) = (
+                    per_event_count.get_mut(index),
+                    per_event_last.get_mut(index),
+                ) {
+                    *total += count;
+                    *latest = (*latest).max(last);
                 }
-                let index = (seq - first_seq) as usize;
-                if last_holder[index] == holder {
-                    duplicates += 1;
-                    continue;
-                }
-                last_holder[index] = holder;
-                per_event_count[index] += 1;
-                per_event_last[index] = per_event_last[index].max(micros);
-                latencies.push(micros);
             }
+            histogram.merge(&worker.histogram);
+            duplicates += worker.duplicates;
+            garbled += worker.garbled;
+            disconnected += worker.disconnected;
         }
         let ok: Vec<&Published> = report.published.iter().filter(|p| p.ok).collect();
         let expected = ok.len() as u64 * subscribers as u64;
@@ -1064,11 +984,10 @@ impl Phase<'_> {
         let busy_secs =
             (last_arrival_nanos.saturating_sub(first_sent_nanos) as f64 / 1e9).max(1e-9);
         let mut publish_micros: Vec<u32> = ok.iter().map(|p| p.latency_micros).collect();
-        latencies.sort_unstable();
         completions.sort_unstable();
         publish_micros.sort_unstable();
         Ok(PhaseStats {
-            kind: self.server.kind,
+            target: self.deployment.target,
             label: label.to_owned(),
             rate: None,
             subscribers,
@@ -1078,11 +997,11 @@ impl Phase<'_> {
             expected,
             delivered,
             drained,
-            disconnected: self.shared.disconnected.load(Ordering::SeqCst) - disconnected_before,
-            garbled: self.shared.garbled.load(Ordering::SeqCst) - garbled_before,
+            disconnected,
+            garbled,
             duplicates,
             incomplete_events: ok.len() - completions.len(),
-            latency: Percentiles::of(&latencies),
+            latency: Percentiles::of_histogram(&histogram),
             completion: Percentiles::of(&completions),
             publish: Percentiles::of(&publish_micros),
             max_behind: report.max_behind,
@@ -1098,6 +1017,7 @@ impl Phase<'_> {
             busy_secs,
             measured_secs,
             server_cpu_secs,
+            redis_cpu_secs,
             gen_cpu_secs,
             other_cpu_secs,
         })
@@ -1129,6 +1049,16 @@ impl Percentiles {
         }
     }
 
+    /// From a merged latency histogram (each value within 1.6 % of the exact one).
+    fn of_histogram(histogram: &Histogram) -> Self {
+        Self {
+            p50_ms: histogram.quantile_ms(0.50),
+            p99_ms: histogram.quantile_ms(0.99),
+            max_ms: histogram.max_ms(),
+            count: usize::try_from(histogram.total()).unwrap_or(usize::MAX),
+        }
+    }
+
     fn cell(&self) -> String {
         if self.count == 0 {
             return "–".to_owned();
@@ -1153,7 +1083,7 @@ fn ms(value: f64) -> String {
 }
 
 struct PhaseStats {
-    kind: ServerKind,
+    target: Target,
     label: String,
     rate: Option<u32>,
     subscribers: usize,
@@ -1179,7 +1109,11 @@ struct PhaseStats {
     busy_secs: f64,
     /// Publishing plus draining: the CPU figures cover this interval.
     measured_secs: f64,
+    /// The nodes and, when there is one, Redis.
     server_cpu_secs: f64,
+    /// Redis alone (part of `server_cpu_secs`).
+    redis_cpu_secs: f64,
+    /// The load generator's workers and the publisher.
     gen_cpu_secs: f64,
     /// Everything else the machine did meanwhile (other processes, ksoftirqd).
     other_cpu_secs: f64,
@@ -1204,6 +1138,15 @@ impl PhaseStats {
         self.delivered as f64 / self.server_cpu_secs.max(1e-9)
     }
 
+    /// Server CPU per subscriber, in microseconds per second (at this phase's event rate).
+    fn cpu_micros_per_subscriber(&self) -> f64 {
+        self.server_cpu_secs / self.measured_secs.max(1e-9) / self.subscribers.max(1) as f64 * 1e6
+    }
+
+    fn cores(&self, secs: f64) -> f64 {
+        secs / self.measured_secs.max(1e-9)
+    }
+
     fn delivery_cell(&self) -> String {
         let mut cell = format!("{} / {}", self.delivered, self.expected);
         if !self.lossless() {
@@ -1224,7 +1167,12 @@ impl PhaseStats {
 
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let what = format!("{} N={} {}", self.kind.name(), self.subscribers, self.label);
+        let what = format!(
+            "{} N={} {}",
+            self.target.label(),
+            self.subscribers,
+            self.label
+        );
         if self.delivered < self.expected {
             problems.push(format!(
                 "{what}: {} of {} deliveries missing ({} events incomplete{})",
@@ -1298,21 +1246,33 @@ impl PhaseStats {
 }
 
 struct MemoryStats {
-    kind: ServerKind,
+    target: Target,
     subscribers: usize,
     connected: usize,
     ramp_secs: f64,
-    base: Memory,
-    idle: Memory,
-    after: Memory,
+    /// (nodes together, Redis) before connecting, with N idle, after the phases.
+    base: (Memory, Memory),
+    idle: (Memory, Memory),
+    after: (Memory, Memory),
     shared_memory: Option<String>,
+}
+
+impl MemoryStats {
+    /// The nodes' Pss growth per connected subscriber, in KiB.
+    fn per_subscriber_kib(&self, at: &(Memory, Memory)) -> f64 {
+        (at.0.pss_kib as f64 - self.base.0.pss_kib as f64) / self.connected.max(1) as f64
+    }
 }
 
 #[derive(Default)]
 struct Results {
-    phases: Vec<PhaseStats>,
-    saturated: Vec<PhaseStats>,
+    phases: Vec<(Part, PhaseStats)>,
+    saturated: Vec<(Part, PhaseStats)>,
     memory: Vec<MemoryStats>,
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 impl Results {
@@ -1320,122 +1280,143 @@ impl Results {
         self.phases
             .iter()
             .chain(&self.saturated)
-            .all(PhaseStats::lossless)
-    }
-
-    fn find(&self, kind: ServerKind, n: usize, rate: u32) -> Option<&PhaseStats> {
-        self.phases
-            .iter()
-            .find(|p| p.kind == kind && p.subscribers == n && p.rate == Some(rate))
+            .all(|(_, p)| p.lossless())
     }
 
     fn report(&self, args: &Args) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "\n## Fan-out: one event to N SSE subscribers, {PAYLOAD_BYTES}-byte payloads, {} s per rate\n",
-            args.phase_secs
-        );
-        let _ = writeln!(
-            out,
-            "Latencies in ms as p50 / p99 / max. Delivery latency: publish request sent → event read by a subscriber. \
-             Fan-out completion: publish sent → the last subscriber has the event. \
-             CPU: server user+system time over publishing and draining.\n"
-        );
-        let _ = writeln!(
-            out,
-            "| server | N | events/s | delivered / expected | delivery latency | fan-out completion | publish latency | server CPU (cores) | deliveries per server CPU-s | load generator CPU (cores) | other CPU (cores) |"
-        );
-        let _ = writeln!(
-            out,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for p in &self.phases {
+        for part in [Part::Single, Part::Cluster] {
+            let phases: Vec<&PhaseStats> = self
+                .phases
+                .iter()
+                .filter(|(p, _)| *p == part)
+                .map(|(_, s)| s)
+                .collect();
+            if phases.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} |",
-                p.kind.name(),
-                p.subscribers,
-                p.rate_cell(),
-                p.delivery_cell(),
-                p.latency.cell(),
-                p.completion.cell(),
-                p.publish.cell(),
-                p.server_cpu_secs / p.measured_secs,
-                p.deliveries_per_cpu_sec(),
-                p.gen_cpu_secs / p.measured_secs,
-                p.other_cpu_secs / p.measured_secs,
+                "\n## {}: one event to N SSE subscribers, {PAYLOAD_BYTES}-byte payloads, {} s per rate\n",
+                match part {
+                    Part::Single => "Single node".to_owned(),
+                    Part::Cluster => format!("{} nodes on one Redis", args.nodes),
+                },
+                args.phase_secs
             );
+            let _ = writeln!(
+                out,
+                "| server | store | nodes | N | events/s | delivered / expected | delivery latency | fan-out completion | publish latency | server CPU (cores) | of which Redis | CPU per subscriber (µs/s) | deliveries per server CPU-s | load generator CPU (cores) | other CPU (cores) |"
+            );
+            let _ = writeln!(
+                out,
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            for p in phases {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} |",
+                    p.target.kind.name(),
+                    p.target.store_name(),
+                    p.target.nodes,
+                    p.subscribers,
+                    p.rate_cell(),
+                    p.delivery_cell(),
+                    p.latency.cell(),
+                    p.completion.cell(),
+                    p.publish.cell(),
+                    p.cores(p.server_cpu_secs),
+                    p.cores(p.redis_cpu_secs),
+                    p.cpu_micros_per_subscriber(),
+                    p.deliveries_per_cpu_sec(),
+                    p.cores(p.gen_cpu_secs),
+                    p.cores(p.other_cpu_secs),
+                );
+            }
         }
         if !self.saturated.is_empty() {
             let _ = writeln!(
                 out,
-                "\n## Saturated delivery: {} events in flight for {} s\n",
+                "\n## Saturated delivery: {} events in flight for {} s, at each part's largest N\n",
                 args.window, args.saturated_secs
             );
             let _ = writeln!(
                 out,
-                "| server | N | events | delivered / expected | deliveries/s | server CPU (cores) | deliveries per server CPU-s | fan-out completion | publish latency | load generator CPU (cores) | other CPU (cores) |"
+                "| server | store | nodes | N | events | delivered / expected | deliveries/s | server CPU (cores) | of which Redis | deliveries per server CPU-s | fan-out completion | publish latency | load generator CPU (cores) | other CPU (cores) |"
             );
             let _ = writeln!(
                 out,
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             );
-            for p in &self.saturated {
+            for (_, p) in &self.saturated {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {} | {} | {:.2} | {:.2} |",
-                    p.kind.name(),
+                    "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {} | {} | {:.2} | {:.2} |",
+                    p.target.kind.name(),
+                    p.target.store_name(),
+                    p.target.nodes,
                     p.subscribers,
                     p.events,
                     p.delivery_cell(),
                     p.delivered as f64 / p.busy_secs,
-                    p.server_cpu_secs / p.measured_secs,
+                    p.cores(p.server_cpu_secs),
+                    p.cores(p.redis_cpu_secs),
                     p.deliveries_per_cpu_sec(),
                     p.completion.cell(),
                     p.publish.cell(),
-                    p.gen_cpu_secs / p.measured_secs,
-                    p.other_cpu_secs / p.measured_secs,
+                    p.cores(p.gen_cpu_secs),
+                    p.cores(p.other_cpu_secs),
                 );
             }
         }
         let _ = writeln!(out, "\n## Memory per subscriber\n");
         let _ = writeln!(
             out,
-            "Proportional set size (Pss, shared pages split between processes; all nginx processes summed), \
-             before connecting, with N idle subscribers, and after the phases. Kernel socket buffers are not included.\n"
+            "Proportional set size (Pss, shared pages split between processes; every node summed, all nginx processes of a node summed), \
+             before connecting, with N idle subscribers, and after the phases; Redis on its own. Kernel socket buffers are not included.\n"
         );
         let _ = writeln!(
             out,
-            "| server | N | connected (ramp s) | before (MiB) | N idle (MiB) | per idle subscriber (KiB) | after phases (MiB) | per subscriber after (KiB) | RSS with N idle (MiB) | nchan shared memory used |"
+            "| server | store | nodes | N | connected (ramp s) | before (MiB) | N idle (MiB) | per idle subscriber (KiB) | after phases (MiB) | per subscriber after (KiB) | RSS with N idle (MiB) | Redis idle / after (MiB) | nchan shared memory used |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        let _ = writeln!(
+            out,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        );
         for m in &self.memory {
-            let per = |mem: &Memory| {
-                (mem.pss_kib as f64 - m.base.pss_kib as f64) / m.connected.max(1) as f64
-            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} ({:.1}) | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
-                m.kind.name(),
+                "| {} | {} | {} | {} | {} ({:.1}) | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {:.1} | {} | {} |",
+                m.target.kind.name(),
+                m.target.store_name(),
+                m.target.nodes,
                 m.subscribers,
                 m.connected,
                 m.ramp_secs,
-                m.base.pss_kib as f64 / 1024.0,
-                m.idle.pss_kib as f64 / 1024.0,
-                per(&m.idle),
-                m.after.pss_kib as f64 / 1024.0,
-                per(&m.after),
-                m.idle.rss_kib as f64 / 1024.0,
+                mib(m.base.0.pss_kib),
+                mib(m.idle.0.pss_kib),
+                m.per_subscriber_kib(&m.idle),
+                mib(m.after.0.pss_kib),
+                m.per_subscriber_kib(&m.after),
+                mib(m.idle.0.rss_kib),
+                if m.target.store == Store::Redis {
+                    format!(
+                        "{:.1} / {:.1}",
+                        mib(m.idle.1.pss_kib),
+                        mib(m.after.1.pss_kib)
+                    )
+                } else {
+                    "–".to_owned()
+                },
                 m.shared_memory.as_deref().unwrap_or("–"),
             );
         }
-        out.push_str(&self.targets(args));
+        out.push_str(&self.targets());
         let problems: Vec<String> = self
             .phases
             .iter()
             .chain(&self.saturated)
-            .flat_map(PhaseStats::problems)
+            .flat_map(|(_, p)| p.problems())
             .collect();
         if problems.is_empty() {
             let _ = writeln!(
@@ -1450,343 +1431,157 @@ impl Results {
         }
         let _ = writeln!(
             out,
-            "\nCommand: `cargo bench --bench fanout{}{}`; nginx worker_processes {}, load generator {} threads.",
+            "\nCommand: `cargo bench --bench fanout{}{}`; nginx worker_processes {} per instance, load generator processes of at most {} subscribers with {} threads each, Redis appendfsync {}.",
             if args.command.is_empty() { "" } else { " -- " },
             args.command,
             args.nchan_workers,
-            args.gen_threads
+            args.per_worker,
+            args.gen_threads,
+            args.redis_fsync,
         );
         out
     }
 
-    /// The issue's targets, checked against whatever this run measured.
-    fn targets(&self, args: &Args) -> String {
+    /// The targets, checked against whatever this run measured: Tidings ahead of nchan
+    /// wherever both reach a size and rate, every event delivered at the largest cluster size,
+    /// publish latency independent of N, memory per idle subscriber.
+    fn targets(&self) -> String {
         let mut out = String::from("\n## Targets\n\n");
-        let largest = args.subscribers.iter().copied().max().unwrap_or(0);
-        let smallest = args.subscribers.iter().copied().min().unwrap_or(0);
         let verdict = |met: bool| if met { "met" } else { "**missed**" };
-        for &rate in &args.rates {
-            if let (Some(t), Some(n)) = (
-                self.find(ServerKind::Tidings, largest, rate),
-                self.find(ServerKind::Nchan, largest, rate),
-            ) {
+        let reached = |p: &PhaseStats| p.lossless() && (p.events as u32) >= p.planned;
+        for (part, t) in self
+            .phases
+            .iter()
+            .filter(|(_, p)| p.target.kind == ServerKind::Tidings)
+        {
+            for (_, n) in self.phases.iter().filter(|(other, p)| {
+                other == part
+                    && p.target.kind == ServerKind::Nchan
+                    && p.subscribers == t.subscribers
+                    && p.rate == t.rate
+            }) {
+                let both = reached(t) && reached(n);
                 let _ = writeln!(
                     out,
-                    "- fan-out completion p50 at N={largest}, {rate}/s: tidings {} ms, nchan {} ms: {}",
+                    "- fan-out completion p50 at N={}, {}/s: {} {} ms, {} {} ms: {}",
+                    t.subscribers,
+                    t.rate.unwrap_or(0),
+                    t.target.label(),
                     ms(t.completion.p50_ms),
+                    n.target.label(),
                     ms(n.completion.p50_ms),
-                    if largest >= 10_000 {
-                        verdict(
-                            t.completion.count > 0 && t.completion.p50_ms <= n.completion.p50_ms,
-                        )
+                    // Like for like: a store in the process (SQLite, shared memory) against
+                    // the same, Redis against Redis; the rest is for information.
+                    if t.target.store != n.target.store {
+                        "for information (different stores)".to_owned()
+                    } else if both {
+                        verdict(t.completion.p50_ms <= n.completion.p50_ms).to_owned()
+                    } else if reached(t) {
+                        "met (nchan did not reach this load)".to_owned()
                     } else {
-                        "for information (the target is at N=10000)"
+                        verdict(false).to_owned()
                     }
                 );
             }
         }
-        let sat = |kind| self.saturated.iter().find(|p| p.kind == kind);
-        if let (Some(t), Some(n)) = (sat(ServerKind::Tidings), sat(ServerKind::Nchan)) {
-            let ratio = t.deliveries_per_cpu_sec() / n.deliveries_per_cpu_sec().max(1e-9);
-            let _ = writeln!(
-                out,
-                "- saturated deliveries per server CPU-second at N={}: tidings {:.0}, nchan {:.0}, ratio {ratio:.2} (target ≥ 1.5): {}",
-                t.subscribers,
-                t.deliveries_per_cpu_sec(),
-                n.deliveries_per_cpu_sec(),
-                verdict(ratio >= 1.5)
-            );
-        }
-        if smallest != largest {
-            for &rate in &args.rates {
-                for kind in [ServerKind::Tidings, ServerKind::Nchan] {
-                    if let (Some(small), Some(large)) = (
-                        self.find(kind, smallest, rate),
-                        self.find(kind, largest, rate),
-                    ) {
-                        let _ = writeln!(
-                            out,
-                            "- publish latency p50 / p99 at {rate}/s, N={smallest} → N={largest}: {} {} / {} → {} / {} ms{}",
-                            kind.name(),
-                            ms(small.publish.p50_ms),
-                            ms(small.publish.p99_ms),
-                            ms(large.publish.p50_ms),
-                            ms(large.publish.p99_ms),
-                            if kind == ServerKind::Tidings {
-                                // "Independent": within 2x + 1 ms, at the median and the tail.
-                                let within = |a: f64, b: f64| b <= 2.0 * a + 1.0;
-                                format!(
-                                    " (target: independent of N): {}",
-                                    verdict(
-                                        within(small.publish.p50_ms, large.publish.p50_ms)
-                                            && within(small.publish.p99_ms, large.publish.p99_ms)
-                                    )
-                                )
-                            } else {
-                                String::new()
-                            }
-                        );
+        for (part, t) in self
+            .saturated
+            .iter()
+            .filter(|(_, p)| p.target.kind == ServerKind::Tidings)
+        {
+            for (_, n) in self.saturated.iter().filter(|(other, p)| {
+                other == part
+                    && p.target.kind == ServerKind::Nchan
+                    && p.subscribers == t.subscribers
+            }) {
+                let ratio = t.deliveries_per_cpu_sec() / n.deliveries_per_cpu_sec().max(1e-9);
+                let _ = writeln!(
+                    out,
+                    "- saturated deliveries per server CPU-second at N={}: {} {:.0}, {} {:.0}, ratio {ratio:.2}: {}",
+                    t.subscribers,
+                    t.target.label(),
+                    t.deliveries_per_cpu_sec(),
+                    n.target.label(),
+                    n.deliveries_per_cpu_sec(),
+                    if t.target.store == n.target.store {
+                        verdict(ratio >= 1.0 && t.lossless())
+                    } else {
+                        "for information (different stores)"
                     }
-                }
+                );
             }
         }
-        for m in self.memory.iter().filter(|m| m.kind == ServerKind::Tidings) {
-            let per_kib =
-                (m.idle.pss_kib as f64 - m.base.pss_kib as f64) / m.connected.max(1) as f64;
+        let largest_cluster = self
+            .phases
+            .iter()
+            .filter(|(part, p)| *part == Part::Cluster && p.target.kind == ServerKind::Tidings)
+            .map(|(_, p)| p.subscribers)
+            .max();
+        if let Some(largest) = largest_cluster {
+            let runs: Vec<&PhaseStats> = self
+                .phases
+                .iter()
+                .chain(&self.saturated)
+                .filter(|(part, p)| {
+                    *part == Part::Cluster
+                        && p.target.kind == ServerKind::Tidings
+                        && p.subscribers == largest
+                })
+                .map(|(_, p)| p)
+                .collect();
             let _ = writeln!(
                 out,
-                "- memory per idle subscriber at N={}: tidings {per_kib:.2} KiB (target ≤ 10 KiB): {}",
+                "- every event delivered to all {largest} subscribers across the nodes, in all {} phases: {}",
+                runs.len(),
+                verdict(runs.iter().all(|p| p.lossless()))
+            );
+        }
+        let singles: Vec<&PhaseStats> = self
+            .phases
+            .iter()
+            .filter(|(part, p)| *part == Part::Single && p.target.kind == ServerKind::Tidings)
+            .map(|(_, p)| p)
+            .collect();
+        for small in &singles {
+            for large in singles.iter().filter(|large| {
+                large.target == small.target
+                    && large.rate == small.rate
+                    && large.subscribers > small.subscribers
+            }) {
+                // "Independent": within 2x + 1 ms, at the median and the tail.
+                let within = |a: f64, b: f64| b <= 2.0 * a + 1.0;
+                let _ = writeln!(
+                    out,
+                    "- publish latency p50 / p99 at {}/s, {}, N={} → N={}: {} / {} → {} / {} ms (target: independent of N): {}",
+                    small.rate.unwrap_or(0),
+                    small.target.label(),
+                    small.subscribers,
+                    large.subscribers,
+                    ms(small.publish.p50_ms),
+                    ms(small.publish.p99_ms),
+                    ms(large.publish.p50_ms),
+                    ms(large.publish.p99_ms),
+                    verdict(
+                        within(small.publish.p50_ms, large.publish.p50_ms)
+                            && within(small.publish.p99_ms, large.publish.p99_ms)
+                    )
+                );
+            }
+        }
+        for m in self
+            .memory
+            .iter()
+            .filter(|m| m.target.kind == ServerKind::Tidings)
+        {
+            let per_kib = m.per_subscriber_kib(&m.idle);
+            let _ = writeln!(
+                out,
+                "- memory per idle subscriber at N={}, {}: {per_kib:.2} KiB (target ≤ 10 KiB): {}",
                 m.subscribers,
+                m.target.label(),
                 verdict(per_kib <= 10.0)
             );
         }
         out
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Servers as child processes
-
-struct Server {
-    kind: ServerKind,
-    child: Child,
-    addr: SocketAddr,
-    /// Every process whose CPU and memory count as the server's (nginx: master and workers).
-    pids: Vec<u32>,
-    /// Config, data and logs; removed when the server is dropped (after the process is gone).
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(kind: ServerKind, args: &Args) -> Result<Self> {
-        match kind {
-            ServerKind::Tidings => Self::start_tidings(&args.tidings_bin),
-            ServerKind::Nchan => Self::start_nchan(args.nchan_workers),
-        }
-    }
-
-    fn start_tidings(bin: &Path) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("fanout-tidings-")
-            .tempdir()?;
-        let config = dir.path().join("server.toml");
-        std::fs::write(&config, TIDINGS_CONFIG)?;
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data)?;
-        let log = dir.path().join("server.log");
-        let mut child = Command::new(bin)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--config")
-            .arg(&config)
-            // Like nginx with access_log off: no per-request logging in the measurement.
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-        let (line_tx, line_rx) = std::sync::mpsc::channel();
-        // Reads the address line, then drains stdout until the server exits, so a later write
-        // never fails on a closed pipe.
-        std::thread::Builder::new()
-            .name("tidings-stdout".into())
-            .spawn(move || {
-                let mut lines = BufReader::new(stdout).lines();
-                if let Some(Ok(line)) = lines.next() {
-                    let _ = line_tx.send(line);
-                }
-                for _ in lines {}
-            })?;
-        let pid = child.id();
-        let mut server = Self {
-            kind: ServerKind::Tidings,
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            pids: vec![pid],
-            _dir: dir,
-            log,
-        };
-        let Ok(line) = line_rx.recv_timeout(Duration::from_secs(30)) else {
-            bail!(
-                "tidings-server exited or printed no address within 30 s; its log:\n{}",
-                server.log_tail()
-            );
-        };
-        server.addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|addr| addr.parse().ok())
-            .with_context(|| format!("unexpected first line from tidings-server: {line:?}"))?;
-        Ok(server)
-    }
-
-    fn start_nchan(workers: usize) -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix("fanout-nchan-").tempdir()?;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let nofile = open_files_limit().unwrap_or(20_000);
-        let config_text = NCHAN_CONFIG
-            .replace("@DIR@", &dir.path().display().to_string())
-            .replace("@PORT@", &port.to_string())
-            .replace("@WORKERS@", &workers.to_string())
-            .replace("@NOFILE@", &nofile.to_string())
-            .replace(
-                "@CONNECTIONS@",
-                &nofile.saturating_sub(500).max(1024).to_string(),
-            );
-        let config = dir.path().join("nginx.conf");
-        std::fs::write(&config, config_text)?;
-        let log = dir.path().join("error.log");
-        let child = Command::new("/usr/sbin/nginx")
-            .arg("-c")
-            .arg(&config)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?)
-            .spawn()
-            .context("starting /usr/sbin/nginx")?;
-        let master = child.id();
-        let mut server = Self {
-            kind: ServerKind::Nchan,
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            pids: vec![master],
-            _dir: dir,
-            log,
-        };
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                bail!(
-                    "nginx exited with {status}; its log:\n{}",
-                    server.log_tail()
-                );
-            }
-            let workers_up = children_of(master);
-            if workers_up.len() >= workers && std::net::TcpStream::connect(server.addr).is_ok() {
-                server.pids.extend(workers_up);
-                return Ok(server);
-            }
-            if started.elapsed() > Duration::from_secs(15) {
-                bail!(
-                    "nginx did not come up within 15 s; its log:\n{}",
-                    server.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn subscribe_request(&self) -> Vec<u8> {
-        let path = match self.kind {
-            ServerKind::Tidings => "/v1/stream?channels=bench",
-            ServerKind::Nchan => "/sub",
-        };
-        format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
-            self.addr
-        )
-        .into_bytes()
-    }
-
-    fn cpu_ticks(&self) -> u64 {
-        self.pids.iter().filter_map(|&pid| cpu_ticks(pid)).sum()
-    }
-
-    fn memory(&self) -> Memory {
-        let mut total = Memory::default();
-        for &pid in &self.pids {
-            total.rss_kib += proc_kib(&format!("/proc/{pid}/status"), "VmRSS:").unwrap_or(0);
-            total.pss_kib += proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:").unwrap_or(0);
-        }
-        total
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    fn stop(self) {
-        let log = self.log_tail();
-        let kind = self.kind;
-        drop(self);
-        if log.contains("panicked") || log.contains("ERROR") || log.contains("[emerg]") {
-            eprintln!("   {} log:\n{log}", kind.name());
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = self.child.id();
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        // nginx: SIGTERM to the master stops its workers too; SIGKILL would orphan them.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
-        let asked = Instant::now();
-        while asked.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for &other in self.pids.iter().filter(|&&other| other != pid) {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(other.to_string())
-                .status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct Memory {
-    rss_kib: u64,
-    pss_kib: u64,
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc
-
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-                    fields.get(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
-}
-
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits
-        .lines()
-        .find(|line| line.starts_with("Max open files"))?;
-    // "Max open files  <soft>  <hard>  files": nginx may raise its soft limit to the hard one.
-    line.split_whitespace().nth(4)?.parse().ok()
 }

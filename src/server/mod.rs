@@ -100,8 +100,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
+    let api_runtime = ApiRuntime::start()?;
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
-    let log = Backend::open(&config, commit_tx).await?;
+    let log = Backend::open(&config, commit_tx, api_runtime.handle()).await?;
     let hub = Hub::new(
         config.stream.subscriber_queue,
         config.stream.max_subscribers,
@@ -164,19 +165,13 @@ pub async fn serve(
         Backend::Redis(redis) => tokio::spawn(cluster::run(ingest, redis.clone(), stop_rx.clone())),
     };
     let router = api::router(Arc::clone(&state));
-    let api_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("tidings-api")
-        .enable_all()
-        .build()
-        .context("starting the API runtime")?;
     let accept = tokio::spawn(listener::run(
         listener,
         Arc::clone(&state),
         router,
         stop_rx,
         SHUTDOWN_GRACE,
-        api_runtime.handle().clone(),
+        api_runtime.handle(),
     ));
 
     shutdown.await;
@@ -187,9 +182,44 @@ pub async fn serve(
     let _ = ingest_task.await;
     let _ = accept.await;
     log.detach_sink();
-    // Whatever is left there was already abandoned by the accept loop's grace period.
-    api_runtime.shutdown_background();
+    // Whatever is left on the API runtime was already abandoned by the accept loop's grace
+    // period; dropping it shuts it down.
+    drop(api_runtime);
     Ok(())
+}
+
+/// The runtime that serves requests (publish, retract, reads) and, on Redis, the log's
+/// connections, away from the stream tasks: when ten thousand streams wake for one event, a
+/// publish answer or a Redis reply must not queue behind them (docs/benchmarks.md measured
+/// both). Shut down without waiting when dropped, also on an early error return, where
+/// dropping a runtime the ordinary way would panic inside async code.
+struct ApiRuntime(Option<tokio::runtime::Runtime>);
+
+impl ApiRuntime {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tidings-api")
+            .enable_all()
+            .build()
+            .context("starting the API runtime")?;
+        Ok(Self(Some(runtime)))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(runtime) => runtime.handle().clone(),
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for ApiRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The event log backend this server runs on.
@@ -203,12 +233,22 @@ enum Backend {
 }
 
 impl Backend {
-    async fn open(config: &ServerConfig, sink: log::CommitSink) -> anyhow::Result<Self> {
+    /// Opens the configured log. Redis connections are opened on `io` (the API runtime), so
+    /// the tasks that read their replies run there and not behind the stream tasks.
+    async fn open(
+        config: &ServerConfig,
+        sink: log::CommitSink,
+        io: tokio::runtime::Handle,
+    ) -> anyhow::Result<Self> {
+        #[cfg(not(feature = "redis"))]
+        drop(io);
         if let Some(broker) = &config.broker {
             #[cfg(feature = "redis")]
             {
-                let log = log::redis::RedisLog::open(broker.clone(), Some(sink))
+                let log = io
+                    .spawn(log::redis::RedisLog::open(broker.clone(), Some(sink)))
                     .await
+                    .context("opening the event log in redis")?
                     .context("opening the event log in redis")?;
                 tracing::info!(broker = %log.describe(), "event log open (redis, shared)");
                 return Ok(Self::Redis(log));
