@@ -435,6 +435,13 @@ impl ServerRun<'_> {
         eprintln!("== {} with {n} subscribers", self.target.label());
         self.quiet.wait(self.clock_ticks);
         let deployment = Deployment::start(self.target, &self.args.settings())?;
+        let outcome = self.run_on(&deployment, results);
+        deployment.stop(outcome.is_err());
+        outcome
+    }
+
+    fn run_on(&self, deployment: &Deployment, results: &mut Results) -> Result<()> {
+        let n = self.subscribers;
         std::thread::sleep(SETTLE);
         let base = deployment.memory();
 
@@ -454,7 +461,7 @@ impl ServerRun<'_> {
         };
 
         let mut phase = Phase {
-            deployment: &deployment,
+            deployment,
             loadgen: &mut loadgen,
             subscribers: connected,
             clock_ticks: self.clock_ticks,
@@ -497,7 +504,6 @@ impl ServerRun<'_> {
             shared_memory,
         });
         drop(loadgen);
-        deployment.stop();
         Ok(())
     }
 

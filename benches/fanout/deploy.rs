@@ -213,12 +213,14 @@ impl Deployment {
         )
     }
 
-    /// Stops everything, printing any log lines that look like trouble.
-    pub fn stop(self) {
+    /// Stops everything, printing the end of each log that shows trouble (every log when
+    /// `failed`).
+    pub fn stop(self, failed: bool) {
         let mut trouble = Vec::new();
         for proc in self.nodes.iter().chain(&self.redis) {
             let log = proc.log_tail();
-            if log.contains("panicked")
+            if failed
+                || log.contains("panicked")
                 || log.contains("ERROR")
                 || log.contains("[emerg]")
                 || log.contains("[error]")

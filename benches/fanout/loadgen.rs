@@ -363,9 +363,18 @@ async fn connect_all(
             };
             let opened = tokio::time::timeout(CONNECT_TIMEOUT, open_stream(addr, &request)).await;
             drop(permit);
-            let Ok(Ok((stream, buffer, filled))) = opened else {
-                shared.failed.fetch_add(1, Ordering::SeqCst);
-                return;
+            let (stream, buffer, filled) = match opened {
+                Ok(Ok(open)) => open,
+                failure => {
+                    // The first few reasons, so a failed ramp says why.
+                    if shared.failed.fetch_add(1, Ordering::SeqCst) < 3 {
+                        match failure {
+                            Ok(Err(err)) => eprintln!("   !! subscriber to {addr}: {err:#}"),
+                            _ => eprintln!("   !! subscriber to {addr}: timed out"),
+                        }
+                    }
+                    return;
+                }
             };
             shared.alive.fetch_add(1, Ordering::SeqCst);
             read_events(stream, buffer, filled, &shared, &record).await;
@@ -376,12 +385,19 @@ async fn connect_all(
     let started = Instant::now();
     let total = records.len();
     loop {
-        let done = shared.alive.load(Ordering::SeqCst) + shared.failed.load(Ordering::SeqCst);
-        if done >= total {
+        let (alive, failed) = (
+            shared.alive.load(Ordering::SeqCst),
+            shared.failed.load(Ordering::SeqCst),
+        );
+        // A stream the server ended during the ramp is done too (and counted as a loss).
+        let ended = shared.disconnected.load(Ordering::SeqCst);
+        if alive + failed + ended >= total {
             break;
         }
         if started.elapsed() > RAMP_TIMEOUT {
-            bail!("only {done} of {total} subscribers connected within {RAMP_TIMEOUT:?}");
+            bail!(
+                "after {RAMP_TIMEOUT:?}, of {total} subscribers {alive} are connected, {failed} failed and {ended} were ended by the server"
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
