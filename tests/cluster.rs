@@ -494,3 +494,125 @@ async fn a_redis_crash_loses_nothing_acknowledged_with_the_recommended_persisten
         }
     }
 }
+
+/// `tidings tail --server A,B`, for an office without a load balancer: A is killed with
+/// SIGKILL in the middle of a burst, tail moves to B by itself, resumes with `Last-Event-ID`,
+/// and prints every event exactly once, in order. `tidings publish --server DEAD,B` reaches B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_and_publish_given_several_servers_move_to_the_next_when_one_dies() {
+    use std::io::BufRead as _;
+    let redis = RedisServer::start();
+    let mut nodes = [Node::start(&redis, ""), Node::start(&redis, "")];
+    let (a, b) = (nodes[0].base().to_owned(), nodes[1].base().to_owned());
+    let mut tail = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args([
+            "tail",
+            "--server",
+            &format!("{a},{b}"),
+            "--channels",
+            "world",
+        ])
+        .arg("--json")
+        .env_remove("TIDINGS_SERVER")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = tail.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let Ok(event) = serde_json::from_str(&line) else {
+                continue;
+            };
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    let next = move || rx.recv_timeout(Duration::from_secs(20)).ok();
+    let next = Arc::new(Mutex::new(next));
+    let wait_for = |what: &'static str| {
+        let next = Arc::clone(&next);
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let event = (next.lock().unwrap())().unwrap_or_else(|| panic!("no {what}"));
+                if event["event"] == what {
+                    return event;
+                }
+            }
+        })
+    };
+    wait_for("live").await.unwrap();
+    assert_eq!(
+        nodes[0].health().await.1["subscribers"],
+        1,
+        "tail starts on A"
+    );
+
+    let total = 200;
+    let published = Arc::new(AtomicUsize::new(0));
+    let publisher = {
+        let published = Arc::clone(&published);
+        let b = b.clone();
+        tokio::spawn(async move {
+            for n in 0..total {
+                publish(&b, "world", &format!("burst {n}")).await;
+                published.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        })
+    };
+    eventually(Duration::from_secs(20), "a third of the burst", || {
+        let published = Arc::clone(&published);
+        async move { published.load(Ordering::SeqCst) >= total / 3 }
+    })
+    .await;
+    nodes[0].server.kill_9();
+    publisher.await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < total {
+        let item = wait_for("item").await.unwrap();
+        received.push(item["data"]["title"].as_str().unwrap().to_owned());
+    }
+    let expected: Vec<String> = (0..total).map(|n| format!("burst {n}")).collect();
+    assert_eq!(received, expected, "every event exactly once, in order");
+    assert_eq!(
+        nodes[1].health().await.1["subscribers"],
+        1,
+        "tail is now on B"
+    );
+    let _ = tail.kill();
+    let _ = tail.wait();
+
+    // Publishing tries the next server when one cannot be reached.
+    let dead = format!("http://{}", nodes[0].addr());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args([
+                "publish",
+                "--server",
+                &format!("{dead},{b}"),
+                "--token",
+                TOKEN,
+            ])
+            .args(["--channel", "world", "After the failover"])
+            .env_remove("TIDINGS_SERVER")
+            .env_remove("TIDINGS_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = get_json(&format!("{}/v1/channels/world/items", nodes[1].base())).await;
+    assert_eq!(
+        listed["items"][0]["title"], "After the failover",
+        "{listed}"
+    );
+}

@@ -273,13 +273,19 @@ async fn announce_complete(shared: Arc<WorkerShared>, out: Arc<Mutex<std::io::St
         if alive == 0 {
             continue;
         }
+        let start = cursor;
         let mut prefix_done = true;
-        for seq in cursor..=highest {
-            if !announced[seq] && shared.count[seq].load(Ordering::Relaxed) >= alive {
-                announced[seq] = true;
+        for (seq, seen) in announced
+            .iter_mut()
+            .enumerate()
+            .take(highest + 1)
+            .skip(start)
+        {
+            if !*seen && shared.count[seq].load(Ordering::Relaxed) >= alive {
+                *seen = true;
                 let _ = writeln!(lines, "done {seq}");
             }
-            if prefix_done && announced[seq] {
+            if prefix_done && *seen {
                 cursor = seq + 1;
             } else {
                 prefix_done = false;
