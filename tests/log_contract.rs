@@ -50,6 +50,7 @@ fn item(ch: &str, k: &str, title: &str) -> NewEvent {
 fn selection(channels: &[&str]) -> Selection {
     Selection {
         channels: channels.iter().map(|c| channel(c)).collect(),
+        follow_catalog: false,
         cells: Vec::new(),
     }
 }

@@ -26,6 +26,11 @@ struct Args {
     /// TIDINGS_BROKER, or `broker` in the config file).
     #[arg(long, global = true)]
     broker: Option<String>,
+    /// Keep the channel line-up in this file, changed by the channel-management API and
+    /// reloaded when edited (default: channels.toml in the data directory, unless the config
+    /// file lists [[channels]]).
+    #[arg(long, global = true)]
+    channels_file: Option<PathBuf>,
     /// Serve bundled, fictional demo content (feeds with new stories every few seconds,
     /// recorded weather and a gale warning that comes and goes); needs no network. The event
     /// log goes to a `demo` subdirectory of the data directory.
@@ -61,23 +66,35 @@ enum ConfigAction {
 }
 
 fn load_config(args: &Args) -> anyhow::Result<ServerConfig> {
-    let raw = match &args.config {
-        Some(path) => ServerConfig::read_file(path)?,
-        None => RawServerConfig::default(),
-    };
-    let overrides = Overrides {
+    load_from(args.config.as_deref(), &overrides(args))
+}
+
+fn overrides(args: &Args) -> Overrides {
+    Overrides {
         listen: args.listen.clone(),
         data_dir: args.data_dir.clone(),
         broker: args.broker.clone(),
+        channels_file: args.channels_file.clone(),
+    }
+}
+
+/// Reads the config file (if any) and builds the configuration over the environment and flags.
+fn load_from(
+    file: Option<&std::path::Path>,
+    overrides: &Overrides,
+) -> anyhow::Result<ServerConfig> {
+    let raw = match file {
+        Some(path) => ServerConfig::read_file(path)?,
+        None => RawServerConfig::default(),
     };
     Ok(ServerConfig::build(
         raw,
         &|name| std::env::var(name).ok(),
-        &overrides,
+        overrides,
     )?)
 }
 
-async fn run_server(mut config: ServerConfig, demo: bool) -> anyhow::Result<()> {
+async fn run_server(args: &Args, mut config: ServerConfig, demo: bool) -> anyhow::Result<()> {
     // Kept alive until the server stops.
     let _demo = if demo {
         let upstream = tidings::server::demo::start()
@@ -101,7 +118,35 @@ async fn run_server(mut config: ServerConfig, demo: bool) -> anyhow::Result<()> 
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{address}");
     let _ = stdout.flush();
-    tidings::server::serve(config, listener, tidings::cli::shutdown_signal()).await
+    let reloader = if demo { None } else { Some(reloader(args)?) };
+    tidings::server::serve_with(config, listener, tidings::cli::shutdown_signal(), reloader).await
+}
+
+/// Re-reads the configuration on every `SIGHUP`.
+fn reloader(args: &Args) -> anyhow::Result<tidings::server::Reloader> {
+    let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                if tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    let file = args.config.clone();
+    let overrides = overrides(args);
+    let load = move || load_from(file.as_deref(), &overrides);
+    Ok(tidings::server::Reloader {
+        requests,
+        load: Box::new(load),
+    })
 }
 
 async fn feed_check(source: &str, json: bool) -> anyhow::Result<()> {
@@ -248,7 +293,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .thread_name("tidings-server")
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(run_server(config, args.demo))
+            runtime.block_on(run_server(&args, config, args.demo))
         }
     }
 }

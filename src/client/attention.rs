@@ -514,7 +514,10 @@ impl Attention {
                 }
                 Change::AlertRemoved { channel, key } => self.alert_gone(channel, key, true, now),
                 Change::Reset => self.batches.clear(),
-                Change::ItemUpdated { .. } | Change::Weather { .. } | Change::Channel { .. } => {}
+                Change::ItemUpdated { .. }
+                | Change::Weather { .. }
+                | Change::Channel { .. }
+                | Change::ChannelRemoved { .. } => {}
             }
         }
     }
@@ -1119,6 +1122,7 @@ mod tests {
             kind,
             health: Health::default(),
             updated: None,
+            removed: false,
         })
     }
 

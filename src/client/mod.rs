@@ -11,6 +11,7 @@
 //! - [`publish`]: the publish and retract API, with clear errors.
 //! - [`attention`]: which changes deserve a desktop notification (rules, quiet hours, rate limit).
 
+pub mod admin;
 pub mod attention;
 pub mod backoff;
 pub mod cache;

@@ -133,6 +133,11 @@ pub enum Change {
         /// Which.
         channel: ChannelId,
     },
+    /// A channel was taken out of the catalog, with everything it held.
+    ChannelRemoved {
+        /// Which.
+        channel: ChannelId,
+    },
     /// History was lost (`gap`): content was cleared; a snapshot follows.
     Reset,
 }
@@ -275,6 +280,17 @@ impl Store {
                 }
                 self.weather.insert(cell.clone(), report);
                 vec![Change::Weather { cell }]
+            }
+            Event::Channel(info) if info.removed => {
+                let id = info.id;
+                let known = self.channels.remove(&id).is_some();
+                self.catalog.retain(|c| *c != id);
+                self.read_keys.retain(|(channel, _)| *channel != id);
+                if known {
+                    vec![Change::ChannelRemoved { channel: id }]
+                } else {
+                    Vec::new()
+                }
             }
             Event::Channel(info) => {
                 if !self.catalog.contains(&info.id) {

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ChannelId, ChannelInfo, ChannelKind, Health};
 
@@ -94,8 +94,11 @@ pub struct RawServerConfig {
     /// Default retention for every channel.
     #[serde(default)]
     pub retention: RawRetention,
-    /// Channels; when absent, the default line-up.
+    /// Channels; when absent, the line-up file (`channels_file`), else the default line-up.
     pub channels: Option<Vec<RawChannel>>,
+    /// A line-up file of `[[channels]]` that the channel-management API and `SIGHUP` keep
+    /// (default: `channels.toml` in the data directory, unless `[[channels]]` are listed here).
+    pub channels_file: Option<PathBuf>,
     /// Publish tokens.
     #[serde(default)]
     pub tokens: Vec<RawToken>,
@@ -162,17 +165,27 @@ pub struct RawLimits {
 }
 
 /// `[retention]`, also usable per channel.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetention {
     /// Events kept per channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_events: Option<u64>,
     /// Days an event is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age_days: Option<u64>,
 }
 
-/// `[[channels]]`
-#[derive(Debug, Deserialize)]
+impl RawRetention {
+    /// Whether nothing is overridden.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.max_events.is_none() && self.max_age_days.is_none()
+    }
+}
+
+/// `[[channels]]`, in a server config or a line-up file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawChannel {
     /// Channel id.
@@ -180,15 +193,16 @@ pub struct RawChannel {
     /// Display title.
     pub title: String,
     /// One-line description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Accent colour `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub colour: Option<String>,
     /// `news`, `weather` or `alerts`.
     #[serde(default)]
     pub kind: ChannelKind,
     /// Retention overrides.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RawRetention::is_empty")]
     pub retention: RawRetention,
     /// Feeds polled into this channel.
     #[serde(default)]
@@ -196,7 +210,7 @@ pub struct RawChannel {
 }
 
 /// A feed source: a URL, or a table with settings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RawSource {
     /// Just the URL.
@@ -206,12 +220,34 @@ pub enum RawSource {
         /// `https://`, `http://` or `file://` URL of an RSS, Atom or JSON feed.
         url: String,
         /// Name shown as the items' source (default: the feed's own title).
+        #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         /// Minutes between polls (default 15, at least 1).
+        #[serde(skip_serializing_if = "Option::is_none")]
         poll_minutes: Option<u64>,
         /// Seconds between polls, instead of minutes (for tests and local sources).
+        #[serde(skip_serializing_if = "Option::is_none")]
         poll_secs: Option<u64>,
     },
+}
+
+impl RawSource {
+    /// The feed URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Url(url) | Self::Table { url, .. } => url,
+        }
+    }
+
+    /// The name given to the source, if any.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Url(_) => None,
+            Self::Table { name, .. } => name.as_deref(),
+        }
+    }
 }
 
 /// `[[tokens]]`
@@ -225,7 +261,11 @@ pub struct RawToken {
     /// Or: the environment variable holding it.
     pub token_env: Option<String>,
     /// Channel ids it may publish to; `"*"` for all.
+    #[serde(default)]
     pub channels: Vec<String>,
+    /// Whether it may manage channels and their sources (`/v1/admin/…`).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 impl fmt::Debug for RawToken {
@@ -235,6 +275,7 @@ impl fmt::Debug for RawToken {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("token_env", &self.token_env)
             .field("channels", &self.channels)
+            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -248,6 +289,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--broker`
     pub broker: Option<String>,
+    /// `--channels-file`
+    pub channels_file: Option<PathBuf>,
 }
 
 /// How a subscriber's stream behaves.
@@ -407,6 +450,8 @@ pub struct TokenConfig {
     pub secret: String,
     /// Where it may publish.
     pub scope: TokenScope,
+    /// Whether it may manage channels.
+    pub admin: bool,
 }
 
 impl fmt::Debug for TokenConfig {
@@ -415,6 +460,7 @@ impl fmt::Debug for TokenConfig {
             .field("name", &self.name)
             .field("secret", &"<redacted>")
             .field("scope", &self.scope)
+            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -449,11 +495,20 @@ pub struct ServerConfig {
     pub alerts: AlertSettings,
     /// Request limits.
     pub limits: LimitSettings,
-    /// Channels in catalog order.
+    /// Channels in catalog order, as the server starts (the running catalog may change:
+    /// `server::catalog`).
     pub channels: Vec<ChannelConfig>,
-    /// Publish tokens.
+    /// Where the channel-management API keeps the line-up; `None` when the config file lists
+    /// the channels itself (then they change only with the file, on `SIGHUP`).
+    pub channels_file: Option<PathBuf>,
+    /// Retention of channels that set none of their own.
+    pub default_retention: RetentionPolicy,
+    /// Publish and admin tokens.
     pub tokens: Vec<TokenConfig>,
 }
+
+/// The environment variable holding a token that may manage channels.
+pub const ENV_ADMIN_TOKEN: &str = "TIDINGS_ADMIN_TOKEN";
 
 /// The environment variable naming the Redis broker.
 pub const ENV_BROKER: &str = "TIDINGS_BROKER";
@@ -644,9 +699,24 @@ impl ServerConfig {
         let default_retention =
             build_retention("retention", &raw.retention, RetentionPolicy::default())?;
 
-        let raw_channels = match raw.channels {
-            Some(channels) => channels,
-            None => default_channels()?,
+        let channels_file = overrides
+            .channels_file
+            .clone()
+            .or_else(|| env("TIDINGS_CHANNELS_FILE").map(PathBuf::from))
+            .or(raw.channels_file);
+        let (raw_channels, channels_file) = match (raw.channels, channels_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "channels_file",
+                    "list [[channels]] in the config file or name a channels_file, not both",
+                ));
+            }
+            (Some(channels), None) => (channels, None),
+            (None, file) => {
+                let file = file.unwrap_or_else(|| data_dir.join(super::lineup::LINEUP_FILE));
+                let lineup = super::lineup::Lineup::load_or_default(&file)?;
+                (lineup.channels, Some(file))
+            }
         };
         let channels = build_channels(raw_channels, default_retention)?;
         let mut tokens = build_tokens(raw.tokens, &channels, env)?;
@@ -656,6 +726,16 @@ impl ServerConfig {
                 name: ENV_PUBLISH_TOKEN.to_owned(),
                 secret,
                 scope: TokenScope::All,
+                admin: false,
+            });
+        }
+        if let Some(secret) = env(ENV_ADMIN_TOKEN).filter(|s| !s.is_empty()) {
+            check_secret(ENV_ADMIN_TOKEN, &secret)?;
+            tokens.push(TokenConfig {
+                name: ENV_ADMIN_TOKEN.to_owned(),
+                secret,
+                scope: TokenScope::Channels(HashSet::new()),
+                admin: true,
             });
         }
         Ok(Self {
@@ -668,6 +748,8 @@ impl ServerConfig {
             alerts,
             limits,
             channels,
+            channels_file,
+            default_retention,
             tokens,
         })
     }
@@ -679,8 +761,34 @@ impl ServerConfig {
             listen: Some("127.0.0.1:0".to_owned()),
             data_dir: Some(data_dir.into()),
             broker: None,
+            channels_file: None,
         };
         Self::build(RawServerConfig::default(), &|_| None, &overrides)
+    }
+
+    /// The desktop app's built-in server: loopback only, data in `data_dir`, the user's
+    /// line-up in `channels_file`, and one admin token (`admin_secret`, which the app keeps in
+    /// memory) for the app's own channel management.
+    pub fn embedded(
+        data_dir: impl Into<PathBuf>,
+        channels_file: impl Into<PathBuf>,
+        admin_secret: &str,
+    ) -> Result<Self, ConfigError> {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".to_owned()),
+            data_dir: Some(data_dir.into()),
+            broker: None,
+            channels_file: Some(channels_file.into()),
+        };
+        let mut config = Self::build(RawServerConfig::default(), &|_| None, &overrides)?;
+        check_secret("admin token", admin_secret)?;
+        config.tokens.push(TokenConfig {
+            name: "desktop app".to_owned(),
+            secret: admin_secret.to_owned(),
+            scope: TokenScope::Channels(HashSet::new()),
+            admin: true,
+        });
+        Ok(config)
     }
 
     /// Looks a channel up by id.
@@ -701,7 +809,7 @@ fn default_data_dir() -> Result<PathBuf, ConfigError> {
         })
 }
 
-fn default_channels() -> Result<Vec<RawChannel>, ConfigError> {
+pub(crate) fn default_channels() -> Result<Vec<RawChannel>, ConfigError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Lineup {
@@ -902,7 +1010,8 @@ fn valid_colour(text: &str) -> bool {
     text.len() == 7 && text.starts_with('#') && text.bytes().skip(1).all(|b| b.is_ascii_hexdigit())
 }
 
-fn build_channels(
+/// Validates a line-up into channels; `retention` applies where a channel sets none.
+pub fn build_channels(
     raw: Vec<RawChannel>,
     retention: RetentionPolicy,
 ) -> Result<Vec<ChannelConfig>, ConfigError> {
@@ -996,6 +1105,7 @@ fn build_channels(
                 kind: channel.kind,
                 health: Health::default(),
                 updated: None,
+                removed: false,
             },
             retention,
             sources,
@@ -1042,7 +1152,9 @@ fn build_tokens(
             }
         };
         check_secret(&format!("{at}.token"), &secret)?;
-        let scope = if token.channels.iter().any(|c| c == "*") {
+        let scope = if token.admin && token.channels.is_empty() {
+            TokenScope::Channels(HashSet::new())
+        } else if token.channels.iter().any(|c| c == "*") {
             TokenScope::All
         } else {
             let mut set = HashSet::new();
@@ -1067,6 +1179,7 @@ fn build_tokens(
             name: token.name,
             secret,
             scope,
+            admin: token.admin,
         });
     }
     Ok(tokens)

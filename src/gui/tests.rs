@@ -52,6 +52,7 @@ fn channel(id_text: &str, title: &str, kind: ChannelKind) -> Event {
         kind,
         health: Health::default(),
         updated: None,
+        removed: false,
     })
 }
 
@@ -656,6 +657,7 @@ fn the_weather_channel_shows_conditions_and_a_failing_channel_says_why() {
             message: Some("cannot update: feeds.example.org timed out".to_owned()),
         },
         updated: None,
+        removed: false,
     }));
     let mut harness = harness(events, live());
     harness.get_by_label("Weather").click();

@@ -243,6 +243,10 @@ pub struct ChannelInfo {
     /// When its content last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<DateTime<Utc>>,
+    /// The channel was taken out of the catalog: a client drops it and everything it held.
+    /// (Only ever `true` on the wire; a channel that comes back is announced without it.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 fn default_colour() -> String {

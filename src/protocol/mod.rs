@@ -4,11 +4,16 @@
 //! `docs/protocol.md`. Changes are additive only: new fields are optional, unknown fields and
 //! unknown event names are ignored.
 
+mod admin;
 mod api;
 mod event;
 mod id;
 mod sse;
 
+pub use admin::{
+    ChannelPatch, DiscoveredFeed, LineupChannel, LineupResponse, LineupSource, MoveSource,
+    NewChannel, Preview, PreviewItem, PreviewRequest,
+};
 pub use api::{ErrorBody, ErrorDetail, GeocodeResponse, Place, PublishRequest, PublishResponse};
 pub use event::{
     Alert, AlertStatus, ChannelInfo, ChannelKind, Condition, CurrentWeather, DailyForecast,

@@ -90,6 +90,7 @@ fn sample_events() -> Vec<Event> {
                 message: Some("1 of 2 sources failing".into()),
             },
             updated: Some(at),
+            removed: false,
         }),
         Event::Gap(Gap {
             requested: EventId::new(1, 0),

@@ -51,6 +51,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/v1/channels/{id}/items/{key}", delete(retract))
         .route("/v1/stream", get(stream_handler))
         .route("/v1/geocode", get(geocode))
+        .merge(super::admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(common_headers))
@@ -147,7 +148,8 @@ fn millis_to_time(millis: u64) -> Option<DateTime<Utc>> {
 pub async fn catalog(state: &ServerState) -> Result<Vec<ChannelInfo>, ApiError> {
     let stored = state.log.channel_infos().await?;
     Ok(state
-        .config
+        .catalog
+        .current()
         .channels
         .iter()
         .map(|channel| {
@@ -172,7 +174,7 @@ async fn channels(State(state): State<Arc<ServerState>>) -> Result<Response, Api
 fn known_channel(state: &ServerState, id: &str) -> Result<ChannelId, ApiError> {
     ChannelId::new(id)
         .ok()
-        .filter(|id| state.config.channel(id).is_some())
+        .filter(|id| state.catalog.channel(id).is_some())
         .ok_or_else(|| ApiError::unknown_channel(id))
 }
 
@@ -301,7 +303,7 @@ async fn stream_handler(
 }
 
 /// Reads a request body, enforcing `limit` both on the declared and the actual length.
-async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
@@ -602,7 +604,7 @@ async fn publish_inner(
     let channel = known_channel(state, id)?;
     let token = authorize(&state.config.tokens, headers, &channel)?;
     let kind = state
-        .config
+        .catalog
         .channel(&channel)
         .map(|c| c.info.kind)
         .unwrap_or_default();
@@ -710,7 +712,7 @@ async fn retract_inner(
     };
     let key = ItemKey::new(key).map_err(|_| not_found())?;
     let kind = state
-        .config
+        .catalog
         .channel(&channel)
         .map(|c| c.info.kind)
         .unwrap_or_default();

@@ -53,6 +53,26 @@ pub fn authorize<'a>(
     }
 }
 
+/// Checks the request carries a token that may manage channels. Every configured token is
+/// compared, so timing does not reveal which one matched.
+pub fn authorize_admin<'a>(
+    tokens: &'a [TokenConfig],
+    headers: &HeaderMap,
+) -> Result<&'a TokenConfig, ApiError> {
+    let presented = presented(headers).ok_or(ApiError::AdminUnauthorized)?;
+    let mut matched = None;
+    for token in tokens {
+        if constant_time_eq(token.secret.as_bytes(), presented) && matched.is_none() {
+            matched = Some(token);
+        }
+    }
+    match matched {
+        Some(token) if token.admin => Ok(token),
+        Some(_) => Err(ApiError::AdminForbidden),
+        None => Err(ApiError::AdminUnauthorized),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -72,6 +92,53 @@ mod tests {
     }
 
     #[test]
+    fn only_admin_tokens_reach_admin_routes() {
+        let tokens = vec![
+            TokenConfig {
+                name: "publisher".into(),
+                secret: "secret-publish-1".into(),
+                scope: TokenScope::All,
+                admin: false,
+            },
+            TokenConfig {
+                name: "admin".into(),
+                secret: "secret-admin-1".into(),
+                scope: TokenScope::Channels(HashSet::new()),
+                admin: true,
+            },
+        ];
+        let with = |token: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(token).unwrap());
+            headers
+        };
+        assert!(matches!(
+            authorize_admin(&tokens, &HeaderMap::new()),
+            Err(ApiError::AdminUnauthorized)
+        ));
+        assert!(matches!(
+            authorize_admin(&tokens, &with("Bearer secret-publish-1")),
+            Err(ApiError::AdminForbidden)
+        ));
+        assert!(matches!(
+            authorize_admin(&tokens, &with("Bearer wrong-secret-99")),
+            Err(ApiError::AdminUnauthorized)
+        ));
+        assert_eq!(
+            authorize_admin(&tokens, &with("bearer secret-admin-1"))
+                .unwrap()
+                .name,
+            "admin"
+        );
+        // An admin token manages channels; it does not publish.
+        let world = ChannelId::new("world").unwrap();
+        assert!(matches!(
+            authorize(&tokens, &with("Bearer secret-admin-1"), &world),
+            Err(ApiError::Forbidden(_))
+        ));
+    }
+
+    #[test]
     fn bearer_tokens_are_checked_for_channel_scope() {
         let world = ChannelId::new("world").unwrap();
         let tech = ChannelId::new("tech").unwrap();
@@ -79,6 +146,7 @@ mod tests {
             name: "w".into(),
             secret: "secret-world-1".into(),
             scope: TokenScope::Channels(HashSet::from([world.clone()])),
+            admin: false,
         }];
         let mut headers = HeaderMap::new();
         assert!(matches!(

@@ -23,6 +23,12 @@ pub enum ApiError {
     /// 401: no token, or a wrong one.
     #[error("a valid publish token is required (Authorization: Bearer <token>)")]
     Unauthorized,
+    /// 401 on an admin route: no token, or one that is not an admin's.
+    #[error("an admin token is required (Authorization: Bearer <token>)")]
+    AdminUnauthorized,
+    /// 403 on an admin route: the token may publish, not manage channels.
+    #[error("this token may publish but not manage channels (give it admin = true)")]
+    AdminForbidden,
     /// 403: the token may not publish to this channel.
     #[error("this token may not publish to channel {0}")]
     Forbidden(String),
@@ -37,6 +43,14 @@ pub enum ApiError {
     /// 405: the path exists, the method does not.
     #[error("method not allowed on this path; see docs/protocol.md")]
     MethodNotAllowed,
+    /// 409: the request conflicts with how the server is set up.
+    #[error("{message}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        message: String,
+    },
     /// 413: the body exceeds the configured limit.
     #[error("request body exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -84,10 +98,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unauthorized | Self::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::AdminForbidden => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,9 +114,11 @@ impl ApiError {
 
     fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::NotFound { code, .. } => code,
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
+            Self::BadRequest { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::Unauthorized | Self::AdminUnauthorized => "unauthorized",
+            Self::Forbidden(_) | Self::AdminForbidden => "forbidden",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge { .. } => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -152,7 +169,7 @@ impl ApiError {
     #[must_use]
     pub fn headers(&self) -> Vec<(header::HeaderName, HeaderValue)> {
         match self {
-            Self::Unauthorized => vec![(
+            Self::Unauthorized | Self::AdminUnauthorized => vec![(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"tidings\""),
             )],

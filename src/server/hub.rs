@@ -415,6 +415,7 @@ mod tests {
                 .iter()
                 .map(|c| ChannelId::new(*c).unwrap())
                 .collect(),
+            follow_catalog: false,
             cells: Vec::new(),
         }
     }

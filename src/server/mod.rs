@@ -4,8 +4,10 @@
 //! the port before anything starts) until the shutdown future resolves. Everything pushed goes
 //! log → hub → streams; nothing here depends on the client or GUI code.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod catalog;
 #[cfg(feature = "redis")]
 mod cluster;
 pub mod demo;
@@ -31,7 +33,7 @@ use self::log::sqlite::SqliteLog;
 use self::log::{EventKind, EventLog, NewEvent, StateChange, now_millis};
 use self::metrics::Metrics;
 use crate::config::{self, ServerConfig};
-use crate::protocol::{ChannelInfo, ChannelKind, Event, Retract};
+use crate::protocol::{ChannelKind, Event, Retract};
 
 /// Name of the event log file inside the data directory.
 pub const LOG_FILE: &str = "events.sqlite3";
@@ -49,6 +51,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 pub struct ServerState {
     /// The validated configuration.
     pub config: ServerConfig,
+    /// The channels offered now (`config.channels` is how they were at start).
+    pub catalog: catalog::Catalog,
     /// The event log.
     pub log: Arc<dyn EventLog>,
     /// The fan-out hub.
@@ -92,12 +96,40 @@ pub fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// How often the line-up file is checked for changes made outside the server.
+const LINEUP_WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Reloading the configuration while the server runs (`SIGHUP`): each message on `requests`
+/// re-reads it with `load`, and the channels it lists replace the running catalog.
+pub struct Reloader {
+    /// One message per reload wanted.
+    pub requests: mpsc::UnboundedReceiver<()>,
+    /// Reads and validates the configuration again.
+    pub load: Box<dyn Fn() -> anyhow::Result<ServerConfig> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").finish_non_exhaustive()
+    }
+}
+
 /// Runs the server on `listener` until `shutdown` resolves; then closes every stream and
 /// connection within about a second and returns.
 pub async fn serve(
     config: ServerConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(config, listener, shutdown, None).await
+}
+
+/// [`serve`], reloading the configuration when `reloader` asks.
+pub async fn serve_with(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    reloader: Option<Reloader>,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let api_runtime = ApiRuntime::start()?;
@@ -112,8 +144,18 @@ pub async fn serve(
     let fetcher = ingest::fetch::Fetcher::new(ingest::FETCH_TIMEOUT, ingest::MAX_FEED_BYTES)
         .context("building the feed fetcher")?;
     let geocoder = geocode::Geocoder::new(fetcher.clone(), config.weather.geocoding_url.clone());
+    let catalog = catalog::Catalog::new(
+        config.channels.clone(),
+        config.channels_file.clone(),
+        config.default_retention,
+    );
+    catalog
+        .load_retired(log.shared().as_ref())
+        .await
+        .context("reading the catalog from the event log")?;
     let state = Arc::new(ServerState {
         config,
+        catalog,
         log: log.shared(),
         hub: Arc::clone(&hub),
         metrics,
@@ -164,6 +206,11 @@ pub async fn serve(
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => tokio::spawn(cluster::run(ingest, redis.clone(), stop_rx.clone())),
     };
+    let watch_task = tokio::spawn(watch_catalog(
+        Arc::clone(&state),
+        reloader,
+        stopped(stop_rx.clone()),
+    ));
     let router = api::router(Arc::clone(&state));
     let accept = tokio::spawn(listener::run(
         listener,
@@ -180,6 +227,7 @@ pub async fn serve(
     hub.close();
     let _ = hub_task.await;
     let _ = ingest_task.await;
+    let _ = watch_task.await;
     let _ = accept.await;
     log.detach_sink();
     // Whatever is left on the API runtime was already abandoned by the accept loop's grace
@@ -311,21 +359,14 @@ impl Ingest {
             return tasks;
         }
         let board = Arc::new(ingest::feeds::HealthBoard::default());
-        for channel in state
-            .config
-            .channels
-            .iter()
-            .filter(|c| !c.sources.is_empty())
-        {
-            tasks.push(tokio::spawn(ingest::feeds::run_channel(
-                channel.clone(),
-                self.fetcher.clone(),
-                Arc::clone(&log),
-                Arc::clone(&board),
-                saved.clone(),
-                stop.clone(),
-            )));
-        }
+        tasks.push(tokio::spawn(ingest::feeds::supervise(
+            state.catalog.subscribe(),
+            self.fetcher.clone(),
+            Arc::clone(&log),
+            Arc::clone(&board),
+            saved.clone(),
+            stop.clone(),
+        )));
         tasks.extend(spawn_location_sources(
             state,
             &log,
@@ -427,9 +468,92 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// Follows outside changes of the catalog until `shutdown`: the line-up file edited (by an
+/// admin, or `tidings opml import`), and reload requests (`SIGHUP`).
+async fn watch_catalog(
+    state: Arc<ServerState>,
+    reloader: Option<Reloader>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let (mut requests, load) = match reloader {
+        Some(reloader) => (Some(reloader.requests), Some(Arc::new(reloader.load))),
+        None => (None, None),
+    };
+    let mut tick = tokio::time::interval(LINEUP_WATCH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let reload = async {
+            match requests.as_mut() {
+                Some(requests) => requests.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {
+                match state.catalog.reload_if_changed(state.log.as_ref()).await {
+                    Ok(true) => tracing::info!("line-up file changed; catalog reloaded"),
+                    Ok(false) => {}
+                    Err(error) => tracing::error!(%error, "line-up file changed but cannot be used; the running catalog stays"),
+                }
+            }
+            request = reload => {
+                if request.is_none() {
+                    requests = None;
+                    continue;
+                }
+                let Some(load) = load.clone() else { continue };
+                reload_config(&state, load).await;
+            }
+        }
+    }
+}
+
+async fn reload_config(
+    state: &ServerState,
+    load: Arc<Box<dyn Fn() -> anyhow::Result<ServerConfig> + Send + Sync>>,
+) {
+    let loaded = match tokio::task::spawn_blocking(move || load()).await {
+        Ok(Ok(config)) => config,
+        Ok(Err(error)) => {
+            tracing::error!(error = %format!("{error:#}"), "configuration reload failed; the running configuration stays");
+            return;
+        }
+        Err(_) => return,
+    };
+    if loaded.channels_file.as_deref() != state.catalog.file() {
+        tracing::warn!("where the line-up is kept changed; that takes effect at the next restart");
+    }
+    let result = match (&loaded.channels_file, state.catalog.file()) {
+        // The running catalog's file, re-read (it may have changed just now).
+        (Some(_), Some(path)) => match config::lineup::Lineup::load_or_default(path) {
+            Ok(lineup) => state.catalog.reload(state.log.as_ref(), lineup).await,
+            Err(error) => Err(error.into()),
+        },
+        _ => {
+            state
+                .catalog
+                .reload_channels(state.log.as_ref(), loaded.channels)
+                .await
+        }
+    };
+    match result {
+        Ok(true) => tracing::info!(
+            "configuration reloaded: catalog changed (other settings apply at the next restart)"
+        ),
+        Ok(false) => tracing::info!(
+            "configuration reloaded: catalog unchanged (other settings apply at the next restart)"
+        ),
+        Err(error) => {
+            tracing::error!(%error, "configuration reload refused; the running catalog stays")
+        }
+    }
+}
+
 /// Seeds the hub's per-channel "last update" from the log.
 async fn seed_latest(state: &ServerState) -> anyhow::Result<()> {
-    for channel in &state.config.channels {
+    for channel in &state.catalog.current().channels {
         if let Some(newest) = state.log.latest_change(channel.id()).await? {
             state.hub.note_latest(channel.id(), newest);
         }
@@ -444,27 +568,7 @@ pub(crate) async fn sync_channel_info(
     log: &dyn EventLog,
 ) -> anyhow::Result<()> {
     let stored = log.channel_infos().await?;
-    let mut events = Vec::new();
-    for channel in &state.config.channels {
-        let previous = stored
-            .iter()
-            .find(|(info, _)| info.id == channel.info.id)
-            .map(|(info, _)| info);
-        let mut info: ChannelInfo = channel.info.clone();
-        if let Some(previous) = previous {
-            info.health = previous.health.clone();
-            info.updated = previous.updated;
-            if *previous == info {
-                continue;
-            }
-        }
-        events.push(NewEvent {
-            channel: info.id.clone(),
-            kind: EventKind::Channel,
-            data: Event::Channel(info).to_json(),
-            change: StateChange::ChannelInfo,
-        });
-    }
+    let events = catalog::info_changes(&state.catalog.current().channels, &stored);
     if !events.is_empty() {
         tracing::info!(channels = events.len(), "channel metadata updated");
         log.append(events).await?;
@@ -492,7 +596,7 @@ async fn maintain(
                 }
             }
             _ = retention.tick() => {
-                for channel in &state.config.channels {
+                for channel in &state.catalog.current().channels {
                     match log.prune(channel.id(), channel.retention, now_millis()).await {
                         Ok(stats) if stats.deleted > 0 || stats.aged_out > 0 => {
                             tracing::info!(

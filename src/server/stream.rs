@@ -107,30 +107,33 @@ pub fn open(
     query: &StreamQuery,
     last_event_id_header: Option<&str>,
 ) -> Result<SseStream, ApiError> {
-    let channels = match query
+    let (channels, follow_catalog) = match query
         .channels
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        None => state
-            .config
-            .channels
-            .iter()
-            .map(|c| c.id().clone())
-            .collect(),
+        // The whole catalog, as it changes; removed channels too, so a client that was away
+        // replays their removal.
+        None => {
+            let mut channels = state.catalog.current().ids();
+            channels.extend(state.catalog.retired());
+            (channels, true)
+        }
         Some(list) => {
             let mut channels = Vec::new();
             for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let id = ChannelId::new(name)
                     .ok()
-                    .filter(|id| state.config.channel(id).is_some())
+                    .filter(|id| {
+                        state.catalog.channel(id).is_some() || state.catalog.is_retired(id)
+                    })
                     .ok_or_else(|| ApiError::unknown_channel(name))?;
                 if !channels.contains(&id) {
                     channels.push(id);
                 }
             }
-            channels
+            (channels, false)
         }
     };
     let cells = match query.weather.as_deref() {
@@ -146,7 +149,11 @@ pub fn open(
     };
     let subscription = state
         .hub
-        .subscribe(Selection { channels, cells })
+        .subscribe(Selection {
+            channels,
+            follow_catalog,
+            cells,
+        })
         .map_err(|error| match error {
             SubscribeError::Full(_) | SubscribeError::Closed => {
                 ApiError::Unavailable(error.to_string())

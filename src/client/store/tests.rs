@@ -236,12 +236,46 @@ fn channel_info_changes_are_reported_once() {
         kind: crate::protocol::ChannelKind::News,
         health: Health::default(),
         updated: None,
+        removed: false,
     };
     assert_eq!(
         store.apply(id(1), Event::Channel(info.clone())),
         [Change::Channel { channel: ch("w") }]
     );
     assert!(store.apply(id(2), Event::Channel(info)).is_empty());
+}
+
+#[test]
+fn a_removed_channel_goes_with_everything_it_held() {
+    let mut store = Store::default();
+    let info = ChannelInfo {
+        id: ch("w"),
+        title: "World".into(),
+        description: String::new(),
+        colour: "#ffffff".into(),
+        kind: crate::protocol::ChannelKind::News,
+        health: Health::default(),
+        updated: None,
+        removed: false,
+    };
+    let _ = store.apply(id(1), Event::Channel(info.clone()));
+    let _ = store.apply(id(2), item("w", "a", "A", 2));
+    store.set_read(&ch("w"), &ItemKey::new("a").unwrap(), true);
+    let removed = ChannelInfo {
+        removed: true,
+        ..info.clone()
+    };
+    assert_eq!(
+        store.apply(id(3), Event::Channel(removed.clone())),
+        [Change::ChannelRemoved { channel: ch("w") }]
+    );
+    assert!(store.channel(&ch("w")).is_none());
+    assert!(store.catalog().is_empty());
+    // Told again (a replay), nothing happens; announced anew, it starts empty.
+    assert!(store.apply(id(3), Event::Channel(removed)).is_empty());
+    let _ = store.apply(id(4), Event::Channel(info));
+    assert_eq!(store.catalog(), [ch("w")]);
+    assert!(store.channel(&ch("w")).unwrap().items.is_empty());
 }
 
 #[test]
@@ -261,6 +295,7 @@ fn channels_keep_the_servers_catalog_order_across_a_cache_round_trip() {
             kind: crate::protocol::ChannelKind::News,
             health: Health::default(),
             updated: None,
+            removed: false,
         };
         let _ = store.apply(id(n as u64 + 2), Event::Channel(info));
     }

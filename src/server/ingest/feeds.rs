@@ -293,6 +293,14 @@ impl HealthBoard {
         let after = summarise(states);
         (after != before).then_some(after)
     }
+
+    /// Forgets the sources of `channel` (their number or order changed).
+    pub fn forget(&self, channel: &ChannelId) {
+        self.sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(channel);
+    }
 }
 
 fn summarise(states: &[Option<String>]) -> Health {
@@ -337,9 +345,18 @@ impl HealthReport {
         else {
             return;
         };
+        // The channel as the log knows it now: it may have been renamed since this source
+        // started.
+        let current = match self.log.channel_infos().await {
+            Ok(infos) => infos
+                .into_iter()
+                .map(|(info, _)| info)
+                .find(|info| info.id == self.channel.id),
+            Err(_) => None,
+        };
         let update = ChannelInfo {
             health,
-            ..self.channel.clone()
+            ..current.unwrap_or_else(|| self.channel.clone())
         };
         let event = NewEvent {
             channel: self.channel.id.clone(),
@@ -429,6 +446,135 @@ pub async fn run_channel(
         });
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// A channel's pollers while they run.
+struct Running {
+    sources: Vec<SourceConfig>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the feed pollers of every channel in the catalog and follows its changes until
+/// `shutdown`: a channel whose sources changed has its pollers restarted, a removed one has
+/// them stopped. A feed that left a channel (removed, or moved to another) has its items
+/// retracted there and its validators forgotten, so wherever it goes next it is read afresh.
+pub async fn supervise(
+    mut catalog: tokio::sync::watch::Receiver<Arc<crate::server::catalog::Version>>,
+    fetcher: Fetcher,
+    log: Arc<dyn EventLog>,
+    board: Arc<HealthBoard>,
+    saved: Option<ValidatorStore>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut running: HashMap<ChannelId, Running> = HashMap::new();
+    loop {
+        let version = Arc::clone(&catalog.borrow_and_update());
+        let wanted = |id: &ChannelId| {
+            version
+                .channel(id)
+                .map(|c| c.sources.clone())
+                .filter(|s| !s.is_empty())
+        };
+        let changed: Vec<ChannelId> = running
+            .iter()
+            .filter(|(id, run)| wanted(id).as_ref() != Some(&run.sources))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in changed {
+            let Some(run) = running.remove(&id) else {
+                continue;
+            };
+            let _ = run.stop.send(true);
+            let _ = run.task.await;
+            board.forget(&id);
+            let staying = wanted(&id).unwrap_or_default();
+            for source in run.sources {
+                if !staying.iter().any(|s| s.url == source.url) {
+                    source_left(&id, &source.url, log.as_ref(), saved.as_ref()).await;
+                }
+            }
+        }
+        for channel in &version.channels {
+            if channel.sources.is_empty() || running.contains_key(channel.id()) {
+                continue;
+            }
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(run_channel(
+                channel.clone(),
+                fetcher.clone(),
+                Arc::clone(&log),
+                Arc::clone(&board),
+                saved.clone(),
+                stopped,
+            ));
+            running.insert(
+                channel.id().clone(),
+                Running {
+                    sources: channel.sources.clone(),
+                    stop,
+                    task,
+                },
+            );
+        }
+        tokio::select! {
+            changed = catalog.changed() => if changed.is_err() { break },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    for (_, run) in running.drain() {
+        let _ = run.stop.send(true);
+        let _ = run.task.await;
+    }
+}
+
+/// A feed is no longer polled into `channel`: its items there are retracted, and what was
+/// remembered of it is forgotten.
+async fn source_left(
+    channel: &ChannelId,
+    url: &str,
+    log: &dyn EventLog,
+    saved: Option<&ValidatorStore>,
+) {
+    let Some(saved) = saved else {
+        tracing::warn!(%channel, source = %url, "feed left its channel; without the ingest memory its items stay until they age out");
+        return;
+    };
+    let mut events = Vec::new();
+    for key in saved.load_listed(url).await {
+        let Ok(key) = ItemKey::new(key) else { continue };
+        match log.entry(channel, EventKind::Item, &key).await {
+            Ok(Some(_)) => events.push(NewEvent {
+                channel: channel.clone(),
+                kind: EventKind::Retract,
+                data: Event::Retract(crate::protocol::Retract {
+                    channel: channel.clone(),
+                    key: key.clone(),
+                    kind: crate::protocol::RetractKind::Item,
+                    reason: Some("feed removed from the channel".to_owned()),
+                })
+                .to_json(),
+                change: StateChange::Remove {
+                    key,
+                    kind: crate::protocol::RetractKind::Item,
+                },
+            }),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, %channel, source = %url, "cannot retract a removed feed's items");
+                return;
+            }
+        }
+    }
+    let retracted = events.len();
+    if !events.is_empty()
+        && let Err(error) = log.append(events).await
+    {
+        tracing::error!(%error, %channel, source = %url, "cannot retract a removed feed's items");
+        return;
+    }
+    saved.save(url, &Validators::default(), Vec::new()).await;
+    tracing::info!(%channel, source = %url, retracted, "feed left its channel");
 }
 
 fn jitter(low: Duration, high: Duration) -> Duration {

@@ -2,6 +2,7 @@
 //! client of the server.
 //!
 //! - [`cells`]: scheduling of per-location sources over the cells clients subscribed to.
+//! - [`discover`]: the feeds a web page announces.
 //! - [`feeds`]: one polling task per feed source, appending what changed, tracking health.
 //! - [`fetch`]: polite HTTP (conditional GET, compression, limits) and `file://` reading.
 //! - [`map`]: feed parsing (feed-rs) and mapping entries to clean items with stable keys.
@@ -11,6 +12,7 @@
 //! - [`weather`]: current conditions and forecast from Open-Meteo, per cell.
 
 pub mod cells;
+pub mod discover;
 pub mod feeds;
 pub mod fetch;
 pub mod map;

@@ -164,8 +164,10 @@ pub struct Appended {
 /// Which events a subscriber wants.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Selection {
-    /// Channels.
+    /// Channels (what replays and snapshots read).
     pub channels: Vec<ChannelId>,
+    /// Also every channel added to the catalog later (a stream that asked for no list).
+    pub follow_catalog: bool,
     /// Weather cells (weather events of other cells are left out).
     pub cells: Vec<ItemKey>,
 }
@@ -174,7 +176,7 @@ impl Selection {
     /// Whether an event belongs to this selection.
     #[must_use]
     pub fn wants(&self, channel: &ChannelId, kind: EventKind, key: Option<&ItemKey>) -> bool {
-        if !self.channels.contains(channel) {
+        if !self.follow_catalog && !self.channels.contains(channel) {
             return false;
         }
         match (kind, key) {
