@@ -6,7 +6,7 @@
 //! collects effects; `apply` handles them). Network work runs on the one tokio runtime made in
 //! `main`; results come back over channels and wake the UI with `request_repaint`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,7 @@ pub const STRIP_MAX_FPS: u32 = 15;
 enum Inbox {
     Feed(u64, FeedUpdate),
     Places(Result<GeocodeResponse, String>),
+    Lineup(Box<super::lineup::LineupReply>),
     Image(String, Result<egui::ColorImage, String>),
     Desktop(DesktopEvent),
 }
@@ -131,6 +132,8 @@ pub struct TidingsApp {
     ctx: egui::Context,
     link: Option<Link>,
     embedded: Option<Embedded>,
+    /// The channel-management API of the built-in server, while it runs.
+    admin: Option<crate::client::admin::AdminClient>,
     settings_file: Option<SettingsFile>,
     palette: Palette,
     strip: Ticker,
@@ -217,6 +220,7 @@ impl TidingsApp {
             ctx: cc.egui_ctx.clone(),
             link: None,
             embedded: None,
+            admin: None,
             settings_file,
             palette,
             strip: Ticker::default(),
@@ -354,8 +358,17 @@ impl TidingsApp {
                 .map(|dirs| dirs.data_dir().join("embedded-server"))
                 .context("no home directory to keep the built-in server's data in")?,
         };
+        // The user's line-up sits beside their settings, in their config directory.
+        let lineup_file = self
+            .settings_file
+            .as_ref()
+            .and_then(|file| file.path().parent().map(Path::to_owned))
+            .unwrap_or_else(|| data_dir.clone())
+            .join(crate::config::lineup::LINEUP_FILE);
+        let admin_token = random_token()?;
+        let token = admin_token.clone();
         let (url, shutdown, task, upstream) = self.runtime.block_on(async move {
-            let mut config = crate::config::ServerConfig::with_data_dir(data_dir)?;
+            let mut config = crate::config::ServerConfig::embedded(data_dir, lineup_file, &token)?;
             let upstream = if demo {
                 let upstream = crate::server::demo::start().await?;
                 crate::server::demo::apply(&mut config, &upstream);
@@ -374,6 +387,12 @@ impl TidingsApp {
         })?;
         tracing::info!(%url, demo, "built-in server running");
         let servers = ServerList::parse(&url)?;
+        self.admin = Some(crate::client::admin::AdminClient::new(
+            self.http.clone(),
+            &url,
+            admin_token,
+        ));
+        self.model.view.lineup = super::lineup::LineupPanel::default();
         self.embedded = Some(Embedded {
             shutdown: Some(shutdown),
             task,
@@ -384,6 +403,8 @@ impl TidingsApp {
     }
 
     fn stop_embedded(&mut self) {
+        self.admin = None;
+        self.model.view.lineup = super::lineup::LineupPanel::default();
         if let Some(mut embedded) = self.embedded.take() {
             if let Some(tx) = embedded.shutdown.take() {
                 let _ = tx.send(());
@@ -437,6 +458,12 @@ impl TidingsApp {
                 Inbox::Desktop(event) => self.desktop_event(event),
                 Inbox::Image(url, image) => {
                     self.model.thumbnails.finish(&self.ctx, &url, image);
+                }
+                Inbox::Lineup(reply) => {
+                    if let Some((id, position)) = self.model.view.lineup.received(*reply) {
+                        self.place_new_channel(&id, &position);
+                    }
+                    self.schedule_dump();
                 }
                 Inbox::Places(result) => {
                     self.model.view.places = match result {
@@ -704,6 +731,7 @@ impl TidingsApp {
                 }
                 Effect::ApplySettings(settings) => self.apply_settings(settings),
                 Effect::SearchPlaces(query) => self.search_places(query),
+                Effect::Lineup(request) => self.lineup_request(request),
                 Effect::LoadImage(url) => {
                     if self.model.thumbnails.wants(&url) {
                         self.model.thumbnails.loading(&url);
@@ -828,6 +856,80 @@ impl TidingsApp {
         });
     }
 
+    /// Sends a channel-management request to the built-in server; the answer comes back as
+    /// [`Inbox::Lineup`], with the line-up read again after a change.
+    fn lineup_request(&mut self, request: super::lineup::LineupRequest) {
+        let Some(admin) = self.admin.clone() else {
+            let why = "Channels and feeds of a shared server are set by its admin. Switch to                        the built-in server (General → Server) to keep feeds of your own.";
+            self.model.view.lineup.received(super::lineup::LineupReply {
+                request,
+                outcome: Err(why.to_owned()),
+                lineup: Some(Err(why.to_owned())),
+            });
+            return;
+        };
+        self.schedule_dump();
+        let inbox = self.inbox_tx.clone();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            let reply = super::lineup::run(&admin, request).await;
+            let _ = inbox.send(Inbox::Lineup(Box::new(reply)));
+            ctx.request_repaint_of(ViewportId::ROOT);
+        });
+    }
+
+    /// Puts a channel the user just made where they asked, in their channel order (the
+    /// order applies at once and is saved, as any change here is).
+    fn place_new_channel(&mut self, id: &str, position: &super::lineup::Position) {
+        let Ok(new) = crate::protocol::ChannelId::new(id) else {
+            return;
+        };
+        let mut known = self.model.store.catalog();
+        if !known.contains(&new) {
+            known.push(new.clone());
+        }
+        let reorder = |settings: &mut Settings| {
+            let ordered = settings.ordered(&known);
+            let ids: Vec<String> = ordered.iter().map(|p| p.id.to_string()).collect();
+            let placed = super::lineup::placed(&ids, id, position);
+            settings.channels = placed
+                .iter()
+                .filter_map(|i| ordered.iter().find(|p| p.id.as_str() == i).cloned())
+                .collect();
+        };
+        let mut settings = self.model.settings.clone();
+        reorder(&mut settings);
+        if let Some(draft) = &mut self.model.view.settings {
+            reorder(&mut draft.settings);
+        }
+        self.apply_settings(settings);
+    }
+
+    /// The channel-management panel, for the state dump.
+    fn lineup_dump(&self) -> serde_json::Value {
+        use super::lineup::{Manage, PreviewState};
+        let panel = &self.model.view.lineup;
+        let preview = match &panel.preview {
+            PreviewState::Idle => serde_json::Value::Null,
+            PreviewState::Loading(_) => "loading".into(),
+            PreviewState::Ready(crate::protocol::Preview::Feed { title, .. }) => {
+                serde_json::json!({"feed": title})
+            }
+            PreviewState::Ready(crate::protocol::Preview::Page { feeds, .. }) => {
+                serde_json::json!({"page": feeds.len()})
+            }
+            PreviewState::Failed(why) => serde_json::json!({"failed": why}),
+        };
+        serde_json::json!({
+            "settings_open": self.model.view.settings.is_some(),
+            "managed": matches!(&panel.manage, Manage::Ready(l) if l.managed),
+            "address": panel.address,
+            "preview": preview,
+            "busy": panel.busy,
+            "status": panel.status.as_ref().map(|s| match s { Ok(t) | Err(t) => t.clone() }),
+        })
+    }
+
     fn schedule_dump(&mut self) {
         if self.state_dump.is_some() && self.dump_due.is_none() {
             self.dump_due = Some(Instant::now() + Duration::from_millis(100));
@@ -881,6 +983,7 @@ impl TidingsApp {
             "smartscreen": self.smartscreen.is_some(),
             "hidden": self.hidden,
             "notice": self.model.notice,
+            "lineup": self.lineup_dump(),
             "weather": self.model.weather().map(|w| serde_json::json!({
                 "place": self.model.settings.location.as_ref().map(|l| l.name.clone()),
                 "temperature": w.current.temperature,
@@ -1233,4 +1336,11 @@ impl eframe::App for TidingsApp {
         }
         self.stop_embedded();
     }
+}
+
+/// A secret for the built-in server's admin API: 128 random bits as hex.
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

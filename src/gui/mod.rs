@@ -13,6 +13,8 @@ pub mod app;
 pub mod desktop;
 pub mod format;
 pub mod icons;
+pub mod lineup;
+pub mod lineup_view;
 pub mod model;
 pub mod settings;
 pub mod settings_view;

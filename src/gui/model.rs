@@ -46,6 +46,8 @@ pub enum Effect {
     StartSmartScreen,
     /// End the SmartScreen.
     EndSmartScreen,
+    /// Ask the server to change (or show) its channels and feeds.
+    Lineup(super::lineup::LineupRequest),
 }
 
 /// The place search in the Settings dialog.
@@ -307,6 +309,8 @@ pub struct ViewState {
     pub places: PlaceSearch,
     /// Scroll the list to the selected item on the next frame (after keyboard moves).
     pub scroll_to_selection: bool,
+    /// "Your channels and feeds" in Settings → Channels.
+    pub lineup: super::lineup::LineupPanel,
 }
 
 /// Everything the views read.

@@ -42,7 +42,14 @@ pub fn settings_window(
                         location_section(ui, model, &mut draft, palette, effects);
                         units_section(ui, &mut draft);
                     }
-                    SettingsTab::Channels => channels_section(ui, model, &mut draft, palette),
+                    SettingsTab::Channels => {
+                        let managed =
+                            super::lineup_view::add_feed_section(ui, model, palette, effects);
+                        channels_section(ui, model, &mut draft, palette);
+                        if managed {
+                            super::lineup_view::feeds_section(ui, model, palette, effects);
+                        }
+                    }
                     SettingsTab::Notifications => {
                         notifications_section(ui, model, &mut draft, palette);
                     }
@@ -80,7 +87,8 @@ pub fn settings_window(
     }
 }
 
-fn section(ui: &mut Ui, title: &str) {
+/// A section heading.
+pub(super) fn section(ui: &mut Ui, title: &str) {
     ui.add_space(GAP);
     ui.label(RichText::new(title).size(size::TITLE).strong());
     ui.add_space(2.0);
@@ -214,12 +222,12 @@ fn channels_section(
     draft: &mut super::model::SettingsDraft,
     palette: &Palette,
 ) {
-    section(ui, "Channels");
+    section(ui, "Show and notify");
     hint(
         ui,
         palette,
         "Untick a channel to hide it. The box says what it may notify you of; the arrows set \
-         the order. Keywords per channel are on the Notifications page.",
+         the order. Keywords per channel are on the Notifications page. Applies on Save.",
     );
     ui.add_space(GAP / 2.0);
     let known = model.store.catalog();
@@ -510,7 +518,7 @@ fn channel_title(model: &Model, id: &ChannelId) -> String {
 }
 
 /// A line of small, quiet text explaining the setting above it.
-fn hint(ui: &mut Ui, palette: &Palette, text: &str) {
+pub(super) fn hint(ui: &mut Ui, palette: &Palette, text: &str) {
     ui.label(
         RichText::new(text)
             .size(size::SMALL)

@@ -153,6 +153,14 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
     if model.view.settings.is_some() {
         return;
     }
+    // Ctrl+N: add a feed (Settings → Channels, the address field ready for typing).
+    if ui.input(|i| i.key_pressed(Key::N) && i.modifiers.command_only()) {
+        let mut draft = SettingsDraft::new(&model.settings);
+        draft.tab = super::model::SettingsTab::Channels;
+        model.view.settings = Some(draft);
+        model.view.lineup.focus = Some(super::lineup::Focus::Address);
+        return;
+    }
     if ui.input(|i| i.key_pressed(Key::Escape)) {
         if model.view.filter_open {
             model.view.filter_open = false;
@@ -276,7 +284,10 @@ fn top_bar_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut V
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui
                 .button("Settings")
-                .on_hover_text("Server, channels, location, units, ticker, SmartScreen, theme")
+                .on_hover_text(
+                    "Server, channels and feeds (Ctrl+N adds a feed), location, units, ticker, \
+                     SmartScreen, theme",
+                )
                 .clicked()
             {
                 model.view.settings = Some(SettingsDraft::new(&model.settings));

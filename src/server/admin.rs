@@ -497,7 +497,23 @@ async fn preview(
     let url = normalise_address(&request.url);
     let fetcher = Fetcher::new(PREVIEW_TIMEOUT, super::ingest::MAX_FEED_BYTES)
         .map_err(|e| ApiError::Unavailable(format!("cannot fetch now: {e}")))?;
-    let answer = preview_address(&fetcher, &url, &state.catalog.current().lineup).await?;
+    let lineup = &state.catalog.current().lineup;
+    let answer = match preview_address(&fetcher, &url, lineup).await {
+        // An address typed without a scheme that does not answer HTTPS may still answer
+        // plain HTTP (an intranet host, a device on the desk), as a browser would try.
+        Err(ApiError::InvalidField { message, .. })
+            if url != request.url.trim() && message.starts_with("cannot fetch") =>
+        {
+            let plain = format!("http://{}", request.url.trim());
+            preview_address(&fetcher, &plain, lineup)
+                .await
+                .map_err(|_| ApiError::InvalidField {
+                    field: "url",
+                    message,
+                })?
+        }
+        answer => answer?,
+    };
     Ok(axum::Json(answer).into_response())
 }
 
