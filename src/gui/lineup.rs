@@ -601,6 +601,7 @@ mod tests {
         let mut panel = LineupPanel {
             address: "harbour.example".into(),
             preview: PreviewState::Ready(feed_preview("H")),
+            new_title: "H".into(),
             ..LineupPanel::default()
         };
         let request = panel.add_request().unwrap();

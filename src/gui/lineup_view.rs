@@ -290,7 +290,9 @@ fn add_form(ui: &mut Ui, panel: &mut LineupPanel, palette: &Palette, effects: &m
                     for (id, title) in &channels {
                         ui.selectable_value(&mut panel.target, Target::Channel(id.clone()), title);
                     }
-                });
+                })
+                .response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Add to"));
             ui.end_row();
             if panel.target == Target::NewChannel {
                 ui.label("Name");
@@ -332,6 +334,10 @@ fn add_form(ui: &mut Ui, panel: &mut LineupPanel, palette: &Palette, effects: &m
                             );
                         }
                         ui.selectable_value(&mut panel.position, Position::Last, "At the end");
+                    })
+                    .response
+                    .widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Position")
                     });
                 ui.end_row();
             }
@@ -627,8 +633,9 @@ fn feed_row(
                 news.iter().filter(|(id, _)| *id != channel.id).collect();
             if !others.is_empty() {
                 let mut to = None;
-                ui.add_enabled_ui(!panel.busy, |ui| {
-                    egui::ComboBox::from_id_salt(("move-feed", source.url.as_str()))
+                let enabled = !panel.busy;
+                ui.add_enabled_ui(enabled, |ui| {
+                    let combo = egui::ComboBox::from_id_salt(("move-feed", source.url.as_str()))
                         .selected_text("Move to…")
                         .width(120.0)
                         .show_ui(ui, |ui| {
@@ -638,6 +645,13 @@ fn feed_row(
                                 }
                             }
                         });
+                    combo.response.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::ComboBox,
+                            enabled,
+                            format!("Move feed {label} to"),
+                        )
+                    });
                 });
                 if let Some(to) = to {
                     ask(
@@ -684,7 +698,7 @@ fn confirm_row(
         ui.add_space(28.0);
         ui.label(RichText::new(question).color(palette.caution));
         let remove =
-            egui::Button::new(RichText::new("Remove").color(Color32::WHITE)).fill(palette.bad);
+            egui::Button::new(RichText::new("Yes, remove").color(Color32::WHITE)).fill(palette.bad);
         if ui.add_enabled(!panel.busy, remove).clicked() {
             ask(panel, effects, request.clone());
         }

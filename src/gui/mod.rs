@@ -121,4 +121,6 @@ pub fn default_options() -> Options {
 }
 
 #[cfg(test)]
+mod lineup_tests;
+#[cfg(test)]
 mod tests;
