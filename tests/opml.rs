@@ -1,13 +1,15 @@
 //! OPML import and export as people use them: the files NetNewsWire, Feedly, Inoreader,
 //! Miniflux and Thunderbird write (`tests/fixtures/opml/`, written from each product's export
-//! format with fictional feeds) and broken files.
+//! format with fictional feeds), broken files, and `tidings opml` run as a user runs it, with
+//! a throw-away home directory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use tidings::config::RetentionPolicy;
-use tidings::config::lineup::Lineup;
+use tidings::config::lineup::{LINEUP_FILE, Lineup};
 use tidings::config::server::{RawSource, build_channels};
 use tidings::opml::{self, ImportReport, OpmlError, SkipReason};
 use tidings::protocol::ChannelKind;
@@ -520,4 +522,146 @@ fn export_then_import_into_an_empty_lineup_gives_the_same_channels_and_feeds() {
     assert!(report.flattened.is_empty(), "{report}");
     assert_eq!(shape(&back), exportable(&lineup));
     assert!(back.channels.len() > 10);
+}
+
+fn tidings(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("TIDINGS_SERVER")
+        .env_remove("TIDINGS_TOKEN");
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn cli_import_adds_to_the_default_lineup_in_the_config_directory_and_export_reads_it_back() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("config").join("tidings").join(LINEUP_FILE);
+    let output = tidings(home.path())
+        .args(["opml", "import"])
+        .arg(fixture_path("feedly.opml"))
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        stdout.starts_with(
+            "Added 4 feeds to 3 channels (3 new: \"Tech\", \"World News\", \"Design & Type\").\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  + Tech: Circuit Board Weekly <https://circuitboard.example/feed/>\n")
+    );
+    assert!(stdout.contains("  - \"Ars Technica\": already in channel \"Technology\"\n"));
+    assert!(stdout.contains("Saved; a running Tidings shows the new feeds within seconds"));
+
+    // The defaults were kept and the feeds added after them.
+    let saved = Lineup::load(&file).unwrap().unwrap();
+    let builtin = Lineup::builtin().unwrap();
+    assert_eq!(
+        saved.channels[..builtin.channels.len()],
+        builtin.channels[..]
+    );
+    assert_eq!(saved.channels.len(), builtin.channels.len() + 3);
+
+    // Importing again changes nothing and says so.
+    let output = tidings(home.path())
+        .args(["opml", "import"])
+        .arg(fixture_path("feedly.opml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(text(&output.stdout).contains("Your channels are unchanged"));
+    assert_eq!(Lineup::load(&file).unwrap().unwrap(), saved);
+
+    // Export to standard output, then to a file.
+    let output = tidings(home.path())
+        .args(["opml", "export"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let outline = opml::parse(&text(&output.stdout)).unwrap();
+    let titles: Vec<_> = outline
+        .entries
+        .iter()
+        .filter_map(|e| e.text.clone())
+        .collect();
+    assert!(titles.contains(&"Design & Type".to_owned()), "{titles:?}");
+    let out = home.path().join("out").join("mine.opml");
+    let output = tidings(home.path())
+        .args(["opml", "export", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("Exported "));
+    assert_eq!(
+        opml::parse(&std::fs::read_to_string(&out).unwrap()).unwrap(),
+        outline
+    );
+}
+
+#[test]
+fn cli_import_into_a_named_file_with_dry_run_saves_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let into = home.path().join("office.toml");
+    let output = tidings(home.path())
+        .args(["opml", "import", "--dry-run", "--into"])
+        .arg(&into)
+        .arg(fixture_path("miniflux.opml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("Dry run: nothing saved to"));
+    assert!(!into.exists());
+
+    let output = tidings(home.path())
+        .args(["opml", "import", "-", "--into"])
+        .arg(&into)
+        .stdin(std::fs::File::open(fixture_path("miniflux.opml")).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let saved = Lineup::load(&into).unwrap().unwrap();
+    assert_eq!(saved.channels.last().unwrap().title, "Open Source");
+    let exported = tidings(home.path())
+        .args(["opml", "export", "--from"])
+        .arg(&into)
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(text(&exported.stdout).contains("xmlUrl=\"https://kernelweather.example/feed.xml\""));
+}
+
+#[test]
+fn cli_import_of_a_file_that_is_not_opml_fails_with_one_clear_line_and_writes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let output = tidings(home.path())
+        .args(["opml", "import"])
+        .arg(fixture_path("html-page.opml"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("tidings: error: cannot import ")
+            && stderr.contains("html-page.opml: not an OPML file: it is a web page (HTML)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!home.path().join("config").exists());
+
+    let missing = tidings(home.path())
+        .args(["opml", "import", "no-such-file.opml"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("cannot read no-such-file.opml"));
 }
