@@ -354,8 +354,14 @@ impl TidingsApp {
                 .map(|dirs| dirs.data_dir().join("embedded-server"))
                 .context("no home directory to keep the built-in server's data in")?,
         };
+        // The user's line-up lives with their settings, where `tidings opml import` writes
+        // it; the server re-reads it when it changes. The demo keeps its own.
+        let lineup_file = crate::config::lineup::app_lineup_file().filter(|_| !demo);
         let (url, shutdown, task, upstream) = self.runtime.block_on(async move {
-            let mut config = crate::config::ServerConfig::with_data_dir(data_dir)?;
+            let mut config = match lineup_file {
+                Some(file) => crate::config::ServerConfig::with_lineup_file(data_dir, file)?,
+                None => crate::config::ServerConfig::with_data_dir(data_dir)?,
+            };
             let upstream = if demo {
                 let upstream = crate::server::demo::start().await?;
                 crate::server::demo::apply(&mut config, &upstream);
