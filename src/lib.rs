@@ -16,6 +16,8 @@
 //!   settings, with the server embedded.
 //! - `desktop` (feature `gui`): operating-system adapters: notifications, tray icon, idle time,
 //!   autostart, the ticker's reserved screen edge.
+//! - `opml` (feature `server`): OPML import into a channel line-up and export from one
+//!   (`tidings opml`).
 //! - [`net`]: HTTP helpers both sides share (Retry-After, one-line request errors).
 //! - [`cli`]: logging set-up and process plumbing shared by the binaries.
 //!
@@ -29,6 +31,8 @@ pub mod desktop;
 #[cfg(all(feature = "gui", feature = "server"))]
 pub mod gui;
 pub mod net;
+#[cfg(feature = "server")]
+pub mod opml;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;

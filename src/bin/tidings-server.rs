@@ -28,7 +28,7 @@ struct Args {
     broker: Option<String>,
     /// Keep the channel line-up in this file, changed by the channel-management API and
     /// reloaded when edited (default: channels.toml in the data directory, unless the config
-    /// file lists [[channels]]).
+    /// file lists `[[channels]]`).
     #[arg(long, global = true)]
     channels_file: Option<PathBuf>,
     /// Serve bundled, fictional demo content (feeds with new stories every few seconds,

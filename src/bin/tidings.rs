@@ -2,9 +2,11 @@
 //!
 //! `tidings` with no command opens the desktop app (with the content server embedded, or on a
 //! shared server with `--server`). `tail`, `publish` and `retract` talk to any Tidings server;
-//! `tail --raw` reads any SSE stream at all.
+//! `tail --raw` reads any SSE stream at all. `opml import` and `opml export` move the user's
+//! channel line-up file to and from other feed readers.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -55,6 +57,43 @@ enum Command {
     Publish(PublishArgs),
     /// Retract an item or alert by key.
     Retract(RetractArgs),
+    /// Bring your subscriptions from another feed reader, or take them out (OPML files).
+    #[command(subcommand)]
+    Opml(OpmlCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OpmlCommand {
+    /// Add the feeds of an OPML file to your channels: each folder becomes a channel (or joins
+    /// the channel of the same name); feeds you already have are skipped.
+    Import(ImportArgs),
+    /// Write your news channels and their feeds as an OPML file other readers import.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The OPML file, as exported by NetNewsWire, Feedly, Inoreader, Miniflux, Thunderbird, …
+    /// (`-` reads standard input).
+    file: PathBuf,
+    /// The line-up file to add to (default: the app's, `channels.toml` in your config
+    /// directory). A running Tidings picks the change up within seconds.
+    #[arg(long, value_name = "PATH")]
+    into: Option<PathBuf>,
+    /// Show what would be added without saving anything.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The line-up file to export (default: the app's, `channels.toml` in your config
+    /// directory; the default channels when it does not exist yet).
+    #[arg(long, value_name = "PATH")]
+    from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -468,6 +507,87 @@ async fn retract(args: RetractArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The line-up file a command works on: the one given, else the app's.
+fn lineup_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(path) => Ok(path),
+        None => tidings::config::lineup::app_lineup_file().context(
+            "no home directory to find your channels in; name the file with --into/--from",
+        ),
+    }
+}
+
+fn opml_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    use tidings::config::lineup::Lineup;
+    let bytes = if args.file == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+        bytes
+    } else {
+        std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
+    };
+    let outline = tidings::opml::parse_bytes(&bytes)
+        .with_context(|| format!("cannot import {}", args.file.display()))?;
+    let path = lineup_path(args.into)?;
+    let mut lineup = match Lineup::load(&path)? {
+        Some(lineup) => lineup,
+        // Until the file exists the app runs the default line-up: keep it, add to it.
+        None => Lineup::builtin()?,
+    };
+    let report = tidings::opml::merge(&mut lineup, &outline);
+    print!("{report}");
+    if !report.changed() {
+        println!("Your channels are unchanged: {}", path.display());
+    } else if args.dry_run {
+        println!("Dry run: nothing saved to {}", path.display());
+    } else {
+        tidings::config::server::build_channels(
+            lineup.channels.clone(),
+            tidings::config::RetentionPolicy::default(),
+        )
+        .context("the line-up would not be valid after the import; nothing was saved")?;
+        lineup
+            .save(&path)
+            .with_context(|| format!("cannot save {}", path.display()))?;
+        println!(
+            "Saved; a running Tidings shows the new feeds within seconds: {}",
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn opml_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    use tidings::config::lineup::{Lineup, write_atomically};
+    let path = lineup_path(args.from)?;
+    let lineup = Lineup::load_or_default(&path)?;
+    let text = tidings::opml::export(&lineup);
+    match args.out {
+        Some(out) => {
+            write_atomically(&out, text.as_bytes())
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            // Counted from the file itself, so the line says what another reader will see.
+            let outline = tidings::opml::parse(&text)?;
+            let feeds: usize = outline.entries.iter().map(|e| e.children.len()).sum();
+            println!(
+                "Exported {} channels with {feeds} feeds to {}",
+                outline.entries.len(),
+                out.display()
+            );
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("cannot write to standard output")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(feature = "gui")]
 fn run_app(cli: &Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     use tidings::gui::{self, Mode};
@@ -501,6 +621,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Tail(args) => tail(args).await,
         Command::Publish(args) => publish(args).await,
         Command::Retract(args) => retract(args).await,
+        Command::Opml(OpmlCommand::Import(args)) => opml_import(args),
+        Command::Opml(OpmlCommand::Export(args)) => opml_export(args),
     }
 }
 

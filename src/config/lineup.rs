@@ -17,6 +17,12 @@ use super::server::{ConfigError, RawChannel, RawSource, default_channels};
 /// The file name of a line-up inside a data or config directory.
 pub const LINEUP_FILE: &str = "channels.toml";
 
+/// Accent colours given to new channels in turn (by the admin API and `tidings opml import`)
+/// when nobody chose one.
+pub const PALETTE: [&str; 8] = [
+    "#4a90e2", "#e0564b", "#50b86c", "#f5a623", "#7b61ff", "#00a3a3", "#d4508b", "#8c6d46",
+];
+
 const HEADER: &str = "\
 # Tidings channel line-up: each [[channels]] table is one channel and its feeds, in the
 # order they are shown. Kept by the channel-management API (the app's Settings -> Channels,
@@ -119,6 +125,14 @@ impl Lineup {
         })
     }
 
+    /// The accent colour for a channel added now: the [`PALETTE`] in turn, by how many
+    /// channels there are.
+    #[must_use]
+    pub fn next_colour(&self) -> &'static str {
+        let turn = self.channels.len() % PALETTE.len();
+        PALETTE.get(turn).copied().unwrap_or("#5b8def")
+    }
+
     /// A channel id not yet taken, made from `title` (`"Local News"` → `local-news`, then
     /// `local-news-2`, …).
     #[must_use]
@@ -144,6 +158,15 @@ impl Lineup {
         }
         candidate
     }
+}
+
+/// Where the desktop app's built-in server keeps the user's line-up: `channels.toml` in the
+/// user's config directory, next to `settings.toml` (`~/.config/tidings/` on Linux, following
+/// `XDG_CONFIG_HOME`). `None` when there is no home directory to derive it from.
+#[must_use]
+pub fn app_lineup_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "Tidings", "tidings")
+        .map(|dirs| dirs.config_dir().join(LINEUP_FILE))
 }
 
 /// A URL as compared for duplicates: scheme and host in lower case, without a trailing slash

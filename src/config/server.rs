@@ -766,6 +766,21 @@ impl ServerConfig {
         Self::build(RawServerConfig::default(), &|_| None, &overrides)
     }
 
+    /// Loopback only, data in `data_dir`, the line-up in `channels_file` (the default line-up
+    /// until it exists; re-read when it changes), no tokens.
+    pub fn with_lineup_file(
+        data_dir: impl Into<PathBuf>,
+        channels_file: impl Into<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".to_owned()),
+            data_dir: Some(data_dir.into()),
+            broker: None,
+            channels_file: Some(channels_file.into()),
+        };
+        Self::build(RawServerConfig::default(), &|_| None, &overrides)
+    }
+
     /// The desktop app's built-in server: loopback only, data in `data_dir`, the user's
     /// line-up in `channels_file`, and one admin token (`admin_secret`, which the app keeps in
     /// memory) for the app's own channel management.
@@ -774,13 +789,7 @@ impl ServerConfig {
         channels_file: impl Into<PathBuf>,
         admin_secret: &str,
     ) -> Result<Self, ConfigError> {
-        let overrides = Overrides {
-            listen: Some("127.0.0.1:0".to_owned()),
-            data_dir: Some(data_dir.into()),
-            broker: None,
-            channels_file: Some(channels_file.into()),
-        };
-        let mut config = Self::build(RawServerConfig::default(), &|_| None, &overrides)?;
+        let mut config = Self::with_lineup_file(data_dir, channels_file)?;
         check_secret("admin token", admin_secret)?;
         config.tokens.push(TokenConfig {
             name: "desktop app".to_owned(),
@@ -1191,6 +1200,27 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn a_lineup_file_of_the_users_is_what_the_built_in_server_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir
+            .path()
+            .join("config")
+            .join(super::super::lineup::LINEUP_FILE);
+        let defaults = ServerConfig::with_lineup_file(dir.path().join("data"), &file).unwrap();
+        assert_eq!(defaults.channels_file.as_deref(), Some(file.as_path()));
+        assert!(defaults.channels.len() > 1);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            "[[channels]]\nid = \"mine\"\ntitle = \"Mine\"\nsources = [\"https://example.org/feed\"]\n",
+        )
+        .unwrap();
+        let mine = ServerConfig::with_lineup_file(dir.path().join("data"), &file).unwrap();
+        let ids: Vec<&str> = mine.channels.iter().map(|c| c.id().as_str()).collect();
+        assert_eq!(ids, ["mine"]);
     }
 
     fn build(text: &str) -> Result<ServerConfig, ConfigError> {

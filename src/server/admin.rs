@@ -39,10 +39,6 @@ const MAX_BODY: usize = 64 * 1024;
 pub const PREVIEW_TIMEOUT: Duration = Duration::from_secs(15);
 /// Items a feed preview shows.
 const PREVIEW_ITEMS: usize = 10;
-/// Colours given to new channels in turn, when the request names none.
-const PALETTE: [&str; 8] = [
-    "#4a90e2", "#e0564b", "#50b86c", "#f5a623", "#7b61ff", "#00a3a3", "#d4508b", "#8c6d46",
-];
 
 /// The admin routes, merged into the API router.
 pub fn routes() -> Router<Arc<ServerState>> {
@@ -280,10 +276,7 @@ async fn create(
                 None => lineup.fresh_id(&title),
             };
             checked_sources(lineup, &request.sources)?;
-            let colour = colour.unwrap_or_else(|| {
-                let turn = lineup.channels.len() % PALETTE.len();
-                PALETTE.get(turn).copied().unwrap_or("#5b8def").to_owned()
-            });
+            let colour = colour.unwrap_or_else(|| lineup.next_colour().to_owned());
             let channel = RawChannel {
                 id,
                 title,
