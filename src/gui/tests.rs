@@ -115,6 +115,8 @@ fn weather() -> Event {
             is_day: true,
         },
         daily: Vec::new(),
+        hourly: Vec::new(),
+        utc_offset_seconds: None,
     })
 }
 
