@@ -293,7 +293,10 @@ async fn one_stream_follows_several_places_with_their_weather_hours_and_alerts()
         seen.push(desk.next().await);
     }
     let reports = weather_events(&seen);
-    let mut cells: Vec<&str> = reports.iter().map(|r| r["cell"].as_str().unwrap()).collect();
+    let mut cells: Vec<&str> = reports
+        .iter()
+        .map(|r| r["cell"].as_str().unwrap())
+        .collect();
     cells.sort_unstable();
     assert_eq!(cells, ["39.1,-94.6", "52.5,13.4"]);
     assert_eq!(upstream.forecast_queries.lock().unwrap().len(), 2);

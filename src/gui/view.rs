@@ -101,7 +101,7 @@ pub fn main_ui(
                 .frame(egui::Frame::new().inner_margin(Margin::same(24)))
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        weather_view::full_ui(ui, model, palette, 1.0);
+                        weather_view::full_ui(ui, model, palette);
                     });
                 });
         }
