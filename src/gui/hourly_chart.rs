@@ -440,16 +440,24 @@ pub fn chart_ui(
             && let Some(hour) = hours.get(index)
         {
             let offset = if above { -10.0 } else { 10.0 } * s;
+            // Right beside the now line rather than crossed by it.
+            let by_now = (point.x - now_x).abs() < 14.0 * s;
+            let (x, horizontal) = if by_now {
+                (now_x + 6.0 * s, egui::Align::Min)
+            } else {
+                (point.x, egui::Align::Center)
+            };
+            let vertical = if above {
+                egui::Align::Max
+            } else {
+                egui::Align::Min
+            };
             value_labels.push((
                 index,
                 Label {
                     text: format::temperature(hour.temperature, units),
-                    anchor: pos2(point.x, point.y + offset),
-                    align: if above {
-                        Align2::CENTER_BOTTOM
-                    } else {
-                        Align2::CENTER_TOP
-                    },
+                    anchor: pos2(x, point.y + offset),
+                    align: Align2([horizontal, vertical]),
                     font: value_font.clone(),
                     colour: if strong {
                         palette.text
