@@ -471,7 +471,11 @@ impl Model {
                 let state = self.store.channel(&pref.id)?;
                 let info = state.info.clone()?;
                 let unread = match info.kind {
-                    ChannelKind::Alerts => state.alerts.iter().filter(|a| !a.read).count(),
+                    ChannelKind::Alerts => state
+                        .distinct_alerts()
+                        .into_iter()
+                        .filter(|a| !a.read)
+                        .count(),
                     _ => state.unread(),
                 };
                 Some(ChannelRow { info, unread })
@@ -521,9 +525,9 @@ impl Model {
     #[must_use]
     pub fn active_alerts(&self) -> Vec<&StoredAlert> {
         let shown: Vec<ChannelId> = self.channel_rows().into_iter().map(|r| r.info.id).collect();
-        // The store already orders them most severe first, then newest.
+        // The store already orders them most severe first, then newest, each hazard once.
         self.store
-            .alerts()
+            .distinct_alerts()
             .into_iter()
             .filter(|a| shown.contains(&a.alert.channel))
             .collect()

@@ -865,10 +865,11 @@ fn alert_list_ui(
     palette: &Palette,
     effects: &mut Vec<Effect>,
 ) {
+    // Each hazard once, however many of the user's places it covers.
     let alerts: Vec<StoredAlert> = model
         .store
         .channel(&channel.info.id)
-        .map(|c| c.alerts.clone())
+        .map(|c| c.distinct_alerts().into_iter().cloned().collect())
         .unwrap_or_default();
     channel_header_ui(ui, channel, palette, alerts.len(), effects);
     if alerts.is_empty() {
