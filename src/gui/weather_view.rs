@@ -13,6 +13,9 @@ use super::settings::Location;
 use super::theme::{GAP, Palette, size};
 use crate::protocol::WeatherReport;
 
+/// The width from which a place's days sit beside its current conditions.
+const WIDE: f32 = 960.0;
+
 /// Draws a weather icon of `side` points as its own widget, labelled for screen readers.
 pub fn icon_ui(ui: &mut Ui, icon: &str, label: &str, side: f32, palette: &Palette) {
     let (rect, response) = ui.allocate_exact_size(vec2(side, side), Sense::hover());
@@ -98,7 +101,9 @@ pub fn full_ui(ui: &mut Ui, model: &Model, palette: &Palette) {
             ui.separator();
             ui.add_space(GAP);
         }
-        place_ui(ui, model, place, palette, 1.0, false);
+        // Wide enough: the days beside the conditions, so a place fits on one screen.
+        let wide = ui.available_width() >= WIDE;
+        place_ui(ui, model, place, palette, 1.0, wide);
     }
     ui.add_space(GAP * 2.0);
 }
@@ -195,6 +200,7 @@ pub fn place_ui(
             });
             ui.add_space(GAP * 2.0 * scale);
             ui.vertical(|ui| {
+                ui.set_max_width(ui.available_width());
                 ui.add_space(GAP * 2.0 * scale);
                 forecast_ui(ui, report, model, palette, scale * 0.9);
             });
@@ -346,8 +352,11 @@ fn forecast_ui(ui: &mut Ui, report: &WeatherReport, model: &Model, palette: &Pal
     let units = model.settings.units;
     let today = hourly_chart::local_time(report, model.now).date();
     let days = report.daily.len().clamp(1, 5) as f32;
-    let width = (ui.available_width() - GAP * (days - 1.0) * scale) / days;
-    let card_width = width.clamp(96.0 * scale, 170.0 * scale);
+    // Each card is its width plus a 1-point border on either side, with the layout's spacing
+    // between cards: the row must not be wider than the space it has, or it widens the page.
+    let spacing = ui.spacing().item_spacing.x;
+    let width = (ui.available_width() - spacing * (days - 1.0)) / days - 2.5;
+    let card_width = width.clamp(86.0 * scale, 170.0 * scale);
     ui.horizontal_wrapped(|ui| {
         for day in report.daily.iter().take(5) {
             egui::Frame::new()
