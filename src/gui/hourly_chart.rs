@@ -183,16 +183,11 @@ pub fn chart_ui(
     }
     let painter = ui.painter_at(rect);
     let (Some(first), Some(last)) = (hours.first(), hours.last()) else {
-        painter.text(
-            rect.center(),
-            Align2::CENTER_CENTER,
-            "The hourly forecast will appear with the next report",
-            FontId::proportional(size::BODY * scale),
-            palette.text_weak,
-        );
+        no_hours_ui(&painter, rect, palette, scale);
         return response;
     };
     if hours.len() < 2 {
+        no_hours_ui(&painter, rect, palette, scale);
         return response;
     }
 
@@ -429,7 +424,6 @@ pub fn chart_ui(
             ticked.push((index, hour_of_day));
         }
     }
-    // Keep a label's width from the edges so none is cut.
     draw_labels(ui, &painter, axis_labels, axis_row, 6.0 * s, &[]);
 
     // Temperature labels: the extremes first, then a value every other tick.
@@ -452,21 +446,18 @@ pub fn chart_ui(
             } else {
                 egui::Align::Min
             };
-            value_labels.push((
-                index,
-                Label {
-                    text: format::temperature(hour.temperature, units),
-                    anchor: pos2(x, point.y + offset),
-                    align: Align2([horizontal, vertical]),
-                    font: value_font.clone(),
-                    colour: if strong {
-                        palette.text
-                    } else {
-                        palette.text_weak
-                    },
-                    nudge: true,
+            value_labels.push(Label {
+                text: format::temperature(hour.temperature, units),
+                anchor: pos2(x, point.y + offset),
+                align: Align2([horizontal, vertical]),
+                font: value_font.clone(),
+                colour: if strong {
+                    palette.text
+                } else {
+                    palette.text_weak
                 },
-            ));
+                nudge: true,
+            });
         }
     };
     value_at(warm_index, true, true);
@@ -480,7 +471,6 @@ pub fn chart_ui(
             value_at(*index, true, false);
         }
     }
-    let labels: Vec<Label> = value_labels.into_iter().map(|(_, label)| label).collect();
     // Labels keep clear of the marker dots too.
     let dots: Vec<Rect> = [warm_index, cold_index]
         .iter()
@@ -488,7 +478,7 @@ pub fn chart_ui(
         .chain(std::iter::once(&pos2(now_x, y_of(now_temperature))))
         .map(|p| Rect::from_center_size(*p, vec2(6.0, 6.0) * s))
         .collect();
-    draw_labels(ui, &painter, labels, plot, 4.0 * s, &dots);
+    draw_labels(ui, &painter, value_labels, plot, 4.0 * s, &dots);
     for index in [warm_index, cold_index] {
         if let Some(point) = points.get(index) {
             dot(*point, palette.temperature);
@@ -554,6 +544,17 @@ pub fn chart_ui(
         });
     }
     response
+}
+
+/// In place of a chart whose hours are (nearly) all over: a report from the offline cache.
+fn no_hours_ui(painter: &egui::Painter, rect: Rect, palette: &Palette, scale: f32) {
+    painter.text(
+        rect.center(),
+        Align2::CENTER_CENTER,
+        "The hourly forecast will appear with the next report",
+        FontId::proportional(size::BODY * scale),
+        palette.text_weak,
+    );
 }
 
 /// The indices of the warmest and the coldest hour (the first of equals).
