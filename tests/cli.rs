@@ -200,10 +200,15 @@ async fn demo_mode_serves_fictional_content_that_keeps_coming_with_no_network() 
     let weather = weather.unwrap();
     assert_eq!(weather["cell"], "44.6,-67.2");
     assert_eq!(weather["daily"].as_array().unwrap().len(), 5);
+    // Today in the place's own time: Port Tiding keeps time four hours behind UTC.
+    assert_eq!(weather["utc_offset_seconds"], -4 * 3600);
     assert_eq!(
         weather["daily"][0]["date"],
-        chrono::Utc::now().date_naive().to_string()
+        (chrono::Utc::now() - chrono::Duration::hours(4))
+            .date_naive()
+            .to_string()
     );
+    assert_eq!(weather["hourly"].as_array().unwrap().len(), 48);
     let alert = alert.unwrap();
     assert_eq!(alert["event"], "Gale Warning");
     assert!(alert["body"].as_str().unwrap().starts_with("DEMO ONLY"));

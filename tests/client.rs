@@ -420,7 +420,7 @@ async fn tidings_server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
     let url = tidings::client::stream_url(
         &server.base,
         &[tidings::protocol::ChannelId::new("world").unwrap()],
-        None,
+        &[],
     );
     let (handle, mut events) = start(ConnectionConfig::new(url));
     collect(&mut events, |seen| {

@@ -270,6 +270,80 @@ async fn weather_is_fetched_once_per_subscribed_cell_and_reaches_only_that_cell(
 }
 
 #[tokio::test]
+async fn one_stream_follows_several_places_with_their_weather_hours_and_alerts() {
+    let upstream = Upstream::default();
+    let base = serve_upstream(upstream.clone()).await;
+    *upstream.alerts.lock().unwrap() = vec![nws_alert(
+        "urn:oid:kc.2",
+        "Alert",
+        "/O.NEW.KEAX.SV.W.0046.260615T2245Z-260615T2330Z/",
+        &[],
+        "Severe Thunderstorm Warning until 6:30PM",
+    )];
+    let server = TestServer::start(&config(&base)).await;
+    // Berlin, Kansas City, and a Berlin suburb in the same cell (one report, not two).
+    let mut desk = SseClient::connect(
+        &server.base,
+        "/v1/stream?channels=weather,alerts&weather=52.5200,13.4050;39.0997,-94.5786;52.48,13.36",
+        None,
+    )
+    .await;
+    let mut seen = Vec::new();
+    while weather_events(&seen).len() < 2 || !seen.iter().any(|e| e.event == "alert") {
+        seen.push(desk.next().await);
+    }
+    let reports = weather_events(&seen);
+    let mut cells: Vec<&str> = reports
+        .iter()
+        .map(|r| r["cell"].as_str().unwrap())
+        .collect();
+    cells.sort_unstable();
+    assert_eq!(cells, ["39.1,-94.6", "52.5,13.4"]);
+    assert_eq!(upstream.forecast_queries.lock().unwrap().len(), 2);
+    // Every place's cell is watched for severe weather; only the US one asks the NWS.
+    assert_eq!(
+        upstream.alert_points.lock().unwrap().as_slice(),
+        ["point=39.1,-94.6"]
+    );
+    let alert = seen.iter().find(|e| e.event == "alert").unwrap().json();
+    assert_eq!(alert["key"], "@39.1,-94.6:nws:KEAX.SV.W.0046");
+
+    // The next 48 hours ride along, from the current hour, in UTC with the cell's offset.
+    let report = &reports[0];
+    let hourly = report["hourly"].as_array().unwrap();
+    assert_eq!(hourly.len(), 48);
+    assert_eq!(hourly[0]["time"], "2026-11-27T08:00:00Z");
+    assert_eq!(hourly[0]["temperature"], 2.2);
+    assert_eq!(hourly[3]["precipitation_chance_percent"], 80.0);
+    assert_eq!(hourly[0]["condition"]["icon"], "rain");
+    assert_eq!(hourly[47]["time"], "2026-11-29T07:00:00Z");
+    assert_eq!(report["utc_offset_seconds"], 3600);
+    let query = upstream.forecast_queries.lock().unwrap()[0].clone();
+    assert!(query.contains("forecast_hours=48"), "{query}");
+    assert!(
+        query.contains("hourly=temperature_2m,precipitation_probability,weather_code"),
+        "{query}"
+    );
+
+    // Eight places at most, with a clear answer past that.
+    let nine: Vec<String> = (0..9).map(|i| format!("{}.0,10.0", 40 + i)).collect();
+    let response = reqwest::get(format!(
+        "{}/v1/stream?weather={}",
+        server.base,
+        nine.join(";")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_parameter");
+    assert_eq!(
+        body["error"]["message"],
+        "weather names 9 places; a stream may follow at most 8"
+    );
+}
+
+#[tokio::test]
 async fn a_failing_weather_service_shows_in_the_channel_health() {
     let upstream = Upstream::default();
     *upstream.forecast_fails.lock().unwrap() = true;

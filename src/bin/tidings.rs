@@ -127,9 +127,10 @@ struct TailArgs {
     /// Channels to follow, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     channels: Vec<String>,
-    /// Also follow the weather at LAT,LON (sent rounded to 0.1°).
-    #[arg(long, value_name = "LAT,LON")]
-    weather: Option<String>,
+    /// Also follow the weather at LAT,LON (sent rounded to 0.1°); repeat it, or separate
+    /// places with `;`, for several places (at most 8).
+    #[arg(long, value_name = "LAT,LON", value_delimiter = ';')]
+    weather: Vec<String>,
     /// One JSON object per event instead of readable lines.
     #[arg(long)]
     json: bool,
@@ -333,17 +334,25 @@ async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|c| channel(c))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let weather = match &args.weather {
-                Some(text) => {
+            let weather = args
+                .weather
+                .iter()
+                .map(|text| {
                     let (lat, lon) = text.split_once(',').context("--weather takes LAT,LON")?;
-                    Some((
+                    Ok((
                         lat.trim().parse().context("latitude")?,
                         lon.trim().parse().context("longitude")?,
                     ))
-                }
-                None => None,
-            };
-            stream_urls(&args.server.servers()?, &channels, weather)
+                })
+                .collect::<anyhow::Result<Vec<(f64, f64)>>>()?;
+            if weather.len() > tidings::protocol::MAX_WEATHER_CELLS {
+                anyhow::bail!(
+                    "--weather names {} places; a stream may follow at most {}",
+                    weather.len(),
+                    tidings::protocol::MAX_WEATHER_CELLS
+                );
+            }
+            stream_urls(&args.server.servers()?, &channels, &weather)
         }
     };
     let mut config = ConnectionConfig::with_urls(urls);

@@ -709,7 +709,29 @@ impl Attention {
         if origin == Origin::Backlog && !recent_critical(alert, alert.published, now) {
             return;
         }
+        if self.copy_of_a_known_hazard(store, channel, key) {
+            return;
+        }
         self.queue_alert(alert, now);
+    }
+
+    /// Whether another place's copy of this hazard (the same `@<cell>:<hazard>` key but for
+    /// another cell) is already known: one warning for two nearby places notifies once.
+    fn copy_of_a_known_hazard(&self, store: &Store, channel: &ChannelId, key: &ItemKey) -> bool {
+        let hazard = super::store::hazard_key(key);
+        if hazard == key.as_str() {
+            return false;
+        }
+        store.channel(channel).is_some_and(|state| {
+            state.alerts.iter().any(|other| {
+                other.alert.key != *key
+                    && super::store::hazard_key(&other.alert.key) == hazard
+                    && self
+                        .seen_alerts
+                        .get(&(channel.clone(), other.alert.key.clone()))
+                        .is_some()
+            })
+        })
     }
 
     fn alert_updated(
@@ -749,6 +771,9 @@ impl Attention {
         }
         if !escalated || (origin == Origin::Backlog && !recent_critical(alert, alert.updated, now))
         {
+            return;
+        }
+        if self.copy_of_a_known_hazard(store, channel, key) {
             return;
         }
         self.queue_alert(alert, now);
@@ -1847,6 +1872,39 @@ mod tests {
         assert_eq!(notice.id.as_str(), "alert:alerts/w");
         assert_eq!(notice.summary, "Storm w moving east");
         assert_eq!(notice.body, "Shelbyville");
+    }
+
+    #[test]
+    fn one_hazard_for_two_of_the_users_places_notifies_once() {
+        let mut world = World::new(Rules::default());
+        let published = minutes_ago(world.now, 0);
+        let copy = |cell: &str, severity| Alert {
+            key: key(&format!("@{cell}:nws:KEAX.SV.W.0045")),
+            ..storm("w", severity, published)
+        };
+        world.live(Event::Alert(copy("39.1,-94.6", Severity::Warning)));
+        world.live(Event::Alert(copy("39.0,-94.7", Severity::Warning)));
+        assert_eq!(summaries(&world.run_secs(60)), ["show Storm w"]);
+        // Both escalate: the notification shown is replaced, no second one appears.
+        world.live(Event::Alert(Alert {
+            status: AlertStatus::Updated,
+            ..copy("39.1,-94.6", Severity::Critical)
+        }));
+        world.live(Event::Alert(Alert {
+            status: AlertStatus::Updated,
+            ..copy("39.0,-94.7", Severity::Critical)
+        }));
+        let actions = world.run_secs(60);
+        assert!(
+            actions.iter().all(|a| matches!(a, Action::Replace(_))),
+            "{actions:?}"
+        );
+        // Another hazard in the same cell is news of its own.
+        world.live(Event::Alert(Alert {
+            key: key("@39.1,-94.6:nws:KEAX.TO.W.0002"),
+            ..storm("t", Severity::Warning, published)
+        }));
+        assert_eq!(summaries(&world.run_secs(60)), ["show Storm t"]);
     }
 
     #[test]

@@ -36,8 +36,8 @@ pub struct FeedConfig {
     pub servers: ServerList,
     /// Channels (all when empty).
     pub channels: Vec<ChannelId>,
-    /// Weather location.
-    pub weather: Option<(f64, f64)>,
+    /// Weather places (latitude, longitude), in the user's order; sent as their cells.
+    pub weather: Vec<(f64, f64)>,
     /// Where to keep the offline cache (`None`: no cache).
     pub cache: Option<Cache>,
     /// Which server the cache belongs to: the list as written by [`ServerList`]'s `Display`
@@ -63,7 +63,7 @@ impl FeedConfig {
             resume: true,
             servers,
             channels: Vec::new(),
-            weather: None,
+            weather: Vec::new(),
             connection: ConnectionConfig::new(String::new()),
         }
     }
@@ -170,7 +170,7 @@ pub async fn start(config: FeedConfig, http: reqwest::Client) -> Started {
         }
     }
     let mut connection_config = config.connection.clone();
-    connection_config.urls = stream_urls(&config.servers, &config.channels, config.weather);
+    connection_config.urls = stream_urls(&config.servers, &config.channels, &config.weather);
     connection_config.last_event_id.clone_from(&last_event_id);
     let (connection, events) = connection::spawn(connection_config, http);
     let (commands_tx, commands) = mpsc::unbounded_channel();

@@ -22,25 +22,37 @@ pub mod publish;
 pub mod servers;
 pub mod store;
 
-use crate::protocol::{ChannelId, DecodeError, Event, EventId};
+use crate::protocol::{ChannelId, DecodeError, Event, EventId, MAX_WEATHER_CELLS, weather_cell};
 use crate::sse::MessageEvent;
 
-/// The stream URL of a Tidings server for some channels (all when empty) and an optional
-/// weather location (sent rounded to the 0.1° cell, about 11 km: the server needs no more).
+/// The weather cells of `places` (latitude, longitude) as a stream asks for them: each
+/// rounded to its 0.1° cell (about 11 km: the server needs no more), duplicates collapsed, in
+/// order, at most [`MAX_WEATHER_CELLS`].
 #[must_use]
-pub fn stream_url(server: &str, channels: &[ChannelId], weather: Option<(f64, f64)>) -> String {
+pub fn weather_cells(places: &[(f64, f64)]) -> Vec<String> {
+    let mut cells: Vec<String> = Vec::new();
+    for &(latitude, longitude) in places {
+        let cell = weather_cell(latitude, longitude);
+        if !cells.contains(&cell) && cells.len() < MAX_WEATHER_CELLS {
+            cells.push(cell);
+        }
+    }
+    cells
+}
+
+/// The stream URL of a Tidings server for some channels (all when empty) and the weather at
+/// some places (none for no weather), sent as their cells ([`weather_cells`]).
+#[must_use]
+pub fn stream_url(server: &str, channels: &[ChannelId], weather: &[(f64, f64)]) -> String {
     let mut url = format!("{}/v1/stream", server.trim_end_matches('/'));
     let mut query = Vec::new();
     if !channels.is_empty() {
         let list: Vec<&str> = channels.iter().map(ChannelId::as_str).collect();
         query.push(format!("channels={}", list.join(",")));
     }
-    if let Some((lat, lon)) = weather {
-        query.push(format!(
-            "weather={:.1},{:.1}",
-            (lat * 10.0).round() / 10.0,
-            (lon * 10.0).round() / 10.0
-        ));
+    let cells = weather_cells(weather);
+    if !cells.is_empty() {
+        query.push(format!("weather={}", cells.join(";")));
     }
     if !query.is_empty() {
         url.push('?');
@@ -54,7 +66,7 @@ pub fn stream_url(server: &str, channels: &[ChannelId], weather: Option<(f64, f6
 pub fn stream_urls(
     servers: &servers::ServerList,
     channels: &[ChannelId],
-    weather: Option<(f64, f64)>,
+    weather: &[(f64, f64)],
 ) -> Vec<String> {
     servers
         .iter()
@@ -81,11 +93,22 @@ mod tests {
             ChannelId::new("world").unwrap(),
             ChannelId::new("tech").unwrap(),
         ];
-        assert_eq!(stream_url("http://h:1/", &[], None), "http://h:1/v1/stream");
+        assert_eq!(stream_url("http://h:1/", &[], &[]), "http://h:1/v1/stream");
         assert_eq!(
-            stream_url("http://h:1", &channels, Some((52.5219, 13.4132))),
+            stream_url("http://h:1", &channels, &[(52.5219, 13.4132)]),
             "http://h:1/v1/stream?channels=world,tech&weather=52.5,13.4"
         );
+        // Several places: one cell each, in order, a shared cell once, never "-0.0".
+        assert_eq!(
+            stream_url(
+                "http://h:1",
+                &[],
+                &[(52.5219, 13.4132), (-0.04, 151.21), (52.48, 13.36)]
+            ),
+            "http://h:1/v1/stream?weather=52.5,13.4;0.0,151.2"
+        );
+        let many: Vec<(f64, f64)> = (0..12).map(|i| (f64::from(i), 0.0)).collect();
+        assert_eq!(weather_cells(&many).len(), MAX_WEATHER_CELLS);
     }
 
     #[test]

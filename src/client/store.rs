@@ -61,6 +61,21 @@ impl ChannelState {
     pub fn unread(&self) -> usize {
         self.items.iter().filter(|i| !i.read).count()
     }
+
+    /// The live alerts with each hazard once (see [`Store::distinct_alerts`]), in order.
+    #[must_use]
+    pub fn distinct_alerts(&self) -> Vec<&StoredAlert> {
+        let mut seen: Vec<&str> = Vec::new();
+        self.alerts
+            .iter()
+            .filter(|stored| {
+                let hazard = hazard_key(&stored.alert.key);
+                let first = !seen.contains(&hazard);
+                seen.push(hazard);
+                first
+            })
+            .collect()
+    }
 }
 
 /// What one applied event changed.
@@ -231,6 +246,23 @@ impl Store {
                 .then(b.alert.updated.cmp(&a.alert.updated))
         });
         alerts
+    }
+
+    /// [`Store::alerts`] with each hazard once: the server sends a location-scoped alert
+    /// (`@<cell>:<hazard>`) once per place's cell, and a warning for a county that holds two
+    /// of the user's places is one warning. The most severe, newest copy stands for the rest.
+    #[must_use]
+    pub fn distinct_alerts(&self) -> Vec<&StoredAlert> {
+        let mut seen: Vec<(&ChannelId, &str)> = Vec::new();
+        self.alerts()
+            .into_iter()
+            .filter(|stored| {
+                let hazard = (&stored.alert.channel, hazard_key(&stored.alert.key));
+                let first = !seen.contains(&hazard);
+                seen.push(hazard);
+                first
+            })
+            .collect()
     }
 
     /// Applies one event (with its id, when it has one) and says what changed.
@@ -521,6 +553,16 @@ impl Store {
             .collect();
         self.read_keys.retain(|entry| present.contains(entry));
     }
+}
+
+/// The hazard a key names, without the cell of a location-scoped key (`@<cell>:<hazard>`,
+/// `docs/protocol.md` §3): the same warning reaches each of a user's places under its own key.
+#[must_use]
+pub fn hazard_key(key: &ItemKey) -> &str {
+    key.as_str()
+        .strip_prefix('@')
+        .and_then(|scoped| scoped.split_once(':'))
+        .map_or(key.as_str(), |(_, hazard)| hazard)
 }
 
 #[cfg(test)]

@@ -187,12 +187,8 @@ impl TidingsApp {
         }
         if options.demo {
             settings.server = ServerChoice::Embedded;
-            if settings.location.is_none() {
-                settings.location = Some(super::settings::Location {
-                    name: "Port Tiding, Harbour County".to_owned(),
-                    latitude: 44.61,
-                    longitude: -67.22,
-                });
+            if settings.locations.is_empty() {
+                settings.locations = super::settings::demo_places();
             }
         }
         theme::apply(&cc.egui_ctx, settings.theme);
@@ -301,12 +297,7 @@ impl TidingsApp {
         config.cache_identity = identity;
         // Another weather cell needs a snapshot, not a replay; a first start resumes.
         config.resume = resume;
-        config.weather = self
-            .model
-            .settings
-            .location
-            .as_ref()
-            .map(|l| (l.latitude, l.longitude));
+        config.weather = self.model.settings.place_positions();
         let started = self
             .runtime
             .block_on(feed::start(config, self.http.clone()));
@@ -985,7 +976,7 @@ impl TidingsApp {
             "notice": self.model.notice,
             "lineup": self.lineup_dump(),
             "weather": self.model.weather().map(|w| serde_json::json!({
-                "place": self.model.settings.location.as_ref().map(|l| l.name.clone()),
+                "place": self.model.settings.first_place().map(|l| l.name.clone()),
                 "temperature": w.current.temperature,
                 "days": w.daily.len(),
             })),

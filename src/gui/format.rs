@@ -215,6 +215,20 @@ pub fn compass(degrees: f64) -> &'static str {
     POINTS.get(index).copied().unwrap_or("N")
 }
 
+/// A whole number with thousands separated: `131,400`.
+#[must_use]
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// "Today", "Tomorrow", or the weekday ("Sat").
 #[must_use]
 pub fn day_name(date: NaiveDate, today: NaiveDate) -> String {
@@ -421,6 +435,15 @@ mod tests {
         assert_eq!(wind(16.09344, None, imperial), "10 mph");
         assert_eq!(compass(359.0), "N");
         assert_eq!(compass(90.0), "E");
+    }
+
+    #[test]
+    fn big_numbers_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(131_400), "131,400");
+        assert_eq!(thousands(8_336_817), "8,336,817");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! - [`app`]: the eframe `App`: connection, effects, windows.
 //! - [`model`]: the state views read and the [`model::Effect`]s they return.
-//! - [`view`], [`weather_view`], [`settings_view`], [`ticker`], [`smartscreen`]: the views.
+//! - [`view`], [`weather_view`], [`settings_view`], [`ticker`], [`smartscreen`]: the views;
+//!   [`hourly_chart`]: the 48-hour forecast drawn as a chart.
 //! - [`settings`]: the settings file; [`theme`]: palettes and type scale; [`mod@format`]: words and
 //!   numbers; [`icons`]: drawn weather icons; [`thumbnails`]: item images.
 //!
@@ -12,6 +13,7 @@
 pub mod app;
 pub mod desktop;
 pub mod format;
+pub mod hourly_chart;
 pub mod icons;
 pub mod lineup;
 pub mod lineup_view;

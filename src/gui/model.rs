@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::settings::{Location, Settings};
+use super::settings::{Location, MAX_PLACES, Settings};
 use crate::client::attention;
 use crate::client::connection::ConnectionState;
 use crate::client::servers::ServerList;
@@ -36,7 +36,7 @@ pub enum Effect {
     OpenLink(String),
     /// Save and apply new settings.
     ApplySettings(Settings),
-    /// Search places for the weather location.
+    /// Search places for the weather places list.
     SearchPlaces(String),
     /// Fetch an item's image for its thumbnail.
     LoadImage(String),
@@ -113,10 +113,12 @@ pub struct SettingsDraft {
     pub embedded: bool,
     /// City search field.
     pub place_query: String,
-    /// Latitude and longitude fields.
+    /// Latitude field of a place added by coordinates.
     pub latitude: String,
-    /// Longitude field.
+    /// Longitude field of a place added by coordinates.
     pub longitude: String,
+    /// Why the last place could not be added (full list, already there, bad coordinates).
+    pub place_note: Option<String>,
     /// A field error to show.
     pub error: Option<String>,
     /// The page shown.
@@ -169,18 +171,15 @@ impl SettingsDraft {
                 (false, urls.join(", "), token.clone().unwrap_or_default())
             }
         };
-        let (latitude, longitude) = settings.location.as_ref().map_or_else(
-            || (String::new(), String::new()),
-            |l| (format!("{:.4}", l.latitude), format!("{:.4}", l.longitude)),
-        );
         Self {
             settings: settings.clone(),
             server_url,
             token,
             embedded,
             place_query: String::new(),
-            latitude,
-            longitude,
+            latitude: String::new(),
+            longitude: String::new(),
+            place_note: None,
             error: None,
             tab: SettingsTab::default(),
             quiet: settings.notifications.quiet_hours.is_some(),
@@ -223,34 +222,17 @@ impl SettingsDraft {
                 token: (!token.is_empty()).then(|| token.to_owned()),
             }
         };
-        let (lat, lon) = (self.latitude.trim(), self.longitude.trim());
-        if lat.is_empty() && lon.is_empty() {
-            settings.location = None;
-        } else {
-            let latitude: f64 = lat
-                .parse()
-                .ok()
-                .filter(|v: &f64| (-90.0..=90.0).contains(v))
-                .ok_or("Latitude must be a number from -90 to 90")?;
-            let longitude: f64 = lon
-                .parse()
-                .ok()
-                .filter(|v: &f64| (-180.0..=180.0).contains(v))
-                .ok_or("Longitude must be a number from -180 to 180")?;
-            let name = match &settings.location {
-                Some(location)
-                    if (location.latitude - latitude).abs() < 1e-4
-                        && (location.longitude - longitude).abs() < 1e-4 =>
-                {
-                    location.name.clone()
+        // Coordinates typed but not added yet are meant to be added, not lost.
+        if !self.latitude.trim().is_empty() || !self.longitude.trim().is_empty() {
+            let place = self.typed_place()?;
+            if let Err(why) = check_new_place(&settings.locations, &place) {
+                // Already there is as good as added; a full list is worth saying.
+                if settings.locations.len() >= MAX_PLACES {
+                    return Err(why);
                 }
-                _ => format!("{latitude:.2}, {longitude:.2}"),
-            };
-            settings.location = Some(Location {
-                name,
-                latitude,
-                longitude,
-            });
+            } else {
+                settings.locations.push(place);
+            }
         }
         settings.ticker.speed = settings.ticker.speed.clamp(10.0, 400.0);
         settings.ticker.max_fps = settings.ticker.max_fps.clamp(5, 60);
@@ -280,15 +262,108 @@ impl SettingsDraft {
         Ok(settings)
     }
 
-    /// Takes a place from the search.
-    pub fn choose_place(&mut self, place: &Place) {
-        self.latitude = format!("{:.4}", place.latitude);
-        self.longitude = format!("{:.4}", place.longitude);
-        self.settings.location = Some(Location {
+    /// Adds a place from the search to the end of the list (see [`check_new_place`]).
+    pub fn add_place(&mut self, place: &Place) {
+        self.push_place(Location {
             name: place.label(),
             latitude: (place.latitude * 10_000.0).round() / 10_000.0,
             longitude: (place.longitude * 10_000.0).round() / 10_000.0,
         });
+    }
+
+    /// Adds the place the latitude and longitude fields describe, then clears them.
+    pub fn add_typed_place(&mut self) {
+        match self.typed_place() {
+            Ok(place) => {
+                if self.push_place(place) {
+                    self.latitude.clear();
+                    self.longitude.clear();
+                }
+            }
+            Err(why) => self.place_note = Some(why),
+        }
+    }
+
+    fn push_place(&mut self, place: Location) -> bool {
+        match check_new_place(&self.settings.locations, &place) {
+            Ok(()) => {
+                self.settings.locations.push(place);
+                self.place_note = None;
+                true
+            }
+            Err(why) => {
+                self.place_note = Some(why);
+                false
+            }
+        }
+    }
+
+    /// Moves the place at `index` one up (`up`) or down; nothing at the ends.
+    pub fn move_place(&mut self, index: usize, up: bool) {
+        let other = if up {
+            index.checked_sub(1)
+        } else {
+            Some(index + 1)
+        };
+        if let Some(other) = other
+            && other < self.settings.locations.len()
+            && index < self.settings.locations.len()
+        {
+            self.settings.locations.swap(index, other);
+        }
+    }
+
+    /// Removes the place at `index`.
+    pub fn remove_place(&mut self, index: usize) {
+        if index < self.settings.locations.len() {
+            self.settings.locations.remove(index);
+            self.place_note = None;
+        }
+    }
+
+    /// The place the latitude and longitude fields describe, named by its coordinates.
+    fn typed_place(&self) -> Result<Location, String> {
+        let latitude: f64 = self
+            .latitude
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| (-90.0..=90.0).contains(v))
+            .ok_or("Latitude must be a number from -90 to 90")?;
+        let longitude: f64 = self
+            .longitude
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| (-180.0..=180.0).contains(v))
+            .ok_or("Longitude must be a number from -180 to 180")?;
+        Ok(Location {
+            name: format!("{latitude:.2}, {longitude:.2}"),
+            latitude,
+            longitude,
+        })
+    }
+}
+
+/// Whether `place` may join `places`: there is room, and no place already there has its
+/// weather (the same 0.1° cell would show the same report twice).
+pub fn check_new_place(places: &[Location], place: &Location) -> Result<(), String> {
+    if places.len() >= MAX_PLACES {
+        return Err(format!(
+            "At most {MAX_PLACES} places; remove one to add another"
+        ));
+    }
+    let cell = place.cell();
+    match places.iter().find(|p| p.cell() == cell) {
+        Some(same) if same.name == place.name => {
+            Err(format!("{} is already in the list", same.name))
+        }
+        Some(same) => Err(format!(
+            "{} has the same weather as {} (they are within about 11 km)",
+            place.short_name(),
+            same.short_name()
+        )),
+        None => Ok(()),
     }
 }
 
@@ -400,7 +475,11 @@ impl Model {
                 let state = self.store.channel(&pref.id)?;
                 let info = state.info.clone()?;
                 let unread = match info.kind {
-                    ChannelKind::Alerts => state.alerts.iter().filter(|a| !a.read).count(),
+                    ChannelKind::Alerts => state
+                        .distinct_alerts()
+                        .into_iter()
+                        .filter(|a| !a.read)
+                        .count(),
                     _ => state.unread(),
                 };
                 Some(ChannelRow { info, unread })
@@ -450,9 +529,9 @@ impl Model {
     #[must_use]
     pub fn active_alerts(&self) -> Vec<&StoredAlert> {
         let shown: Vec<ChannelId> = self.channel_rows().into_iter().map(|r| r.info.id).collect();
-        // The store already orders them most severe first, then newest.
+        // The store already orders them most severe first, then newest, each hazard once.
         self.store
-            .alerts()
+            .distinct_alerts()
             .into_iter()
             .filter(|a| shown.contains(&a.alert.channel))
             .collect()
@@ -466,18 +545,16 @@ impl Model {
             .find(|a| a.alert.severity >= Severity::Notice)
     }
 
-    /// The weather for the configured location, if the server sent it.
+    /// The weather at `place`, if the server sent it.
+    #[must_use]
+    pub fn weather_at(&self, place: &Location) -> Option<&WeatherReport> {
+        self.store.weather(&place.cell())
+    }
+
+    /// The weather at the first place (the card's and the ticker's), if the server sent it.
     #[must_use]
     pub fn weather(&self) -> Option<&WeatherReport> {
-        let location = self.settings.location.as_ref()?;
-        let cell = format!(
-            "{:.1},{:.1}",
-            (location.latitude * 10.0).round() / 10.0,
-            (location.longitude * 10.0).round() / 10.0
-        );
-        // "-0.0" is written "0.0" by the server.
-        let cell = cell.replace("-0.0,", "0.0,").replace(",-0.0", ",0.0");
-        self.store.weather(&cell)
+        self.weather_at(self.settings.first_place()?)
     }
 
     /// Moves the selection by `step` items in the current channel.
@@ -597,20 +674,87 @@ mod tests {
             SettingsDraft::new(&settings).server_url,
             "http://news1.lan:8080, http://news2.lan:8080"
         );
-        assert_eq!(settings.location.unwrap().name, "52.52, 13.41");
-        let mut draft = SettingsDraft::new(&Settings::default());
-        draft.choose_place(&Place {
-            name: "Springfield".to_owned(),
+        // Coordinates typed but not added are added on Save, named by their position.
+        assert_eq!(settings.locations.len(), 1);
+        assert_eq!(settings.locations[0].name, "52.52, 13.41");
+    }
+
+    fn place(name: &str, latitude: f64, longitude: f64) -> Place {
+        Place {
+            name: name.to_owned(),
             region: Some("Illinois".to_owned()),
             country: Some("United States".to_owned()),
             country_code: Some("US".to_owned()),
-            latitude: 39.80172,
-            longitude: -89.64371,
+            latitude,
+            longitude,
             timezone: None,
             population: None,
-        });
-        let location = draft.finish().unwrap().location.unwrap();
-        assert_eq!(location.name, "Springfield, Illinois, United States");
-        assert_eq!(location.latitude, 39.8017);
+        }
+    }
+
+    #[test]
+    fn places_are_added_moved_and_removed() {
+        let mut draft = SettingsDraft::new(&Settings::default());
+        draft.add_place(&place("Springfield", 39.80172, -89.64371));
+        draft.add_place(&place("Chicago", 41.85, -87.65));
+        draft.latitude = "44.61".to_owned();
+        draft.longitude = "-67.22".to_owned();
+        draft.add_typed_place();
+        assert!(draft.latitude.is_empty(), "the fields clear once added");
+        let names = |draft: &SettingsDraft| -> Vec<String> {
+            draft
+                .finish()
+                .unwrap()
+                .locations
+                .iter()
+                .map(|l| l.name.clone())
+                .collect()
+        };
+        assert_eq!(
+            names(&draft),
+            [
+                "Springfield, Illinois, United States",
+                "Chicago, Illinois, United States",
+                "44.61, -67.22"
+            ]
+        );
+        assert_eq!(draft.settings.locations[0].latitude, 39.8017);
+        draft.move_place(2, true);
+        draft.move_place(0, true); // already first: nothing
+        draft.move_place(2, false); // already last: nothing
+        assert_eq!(names(&draft)[1], "44.61, -67.22");
+        draft.move_place(0, false);
+        assert_eq!(names(&draft)[0], "44.61, -67.22");
+        draft.remove_place(1);
+        assert_eq!(
+            names(&draft),
+            ["44.61, -67.22", "Chicago, Illinois, United States"]
+        );
+
+        // The same place twice, or a place in the same cell, would show one report twice.
+        draft.add_place(&place("Chicago", 41.85, -87.65));
+        assert_eq!(
+            draft.place_note.as_deref(),
+            Some("Chicago, Illinois, United States is already in the list")
+        );
+        draft.add_place(&place("Cicero", 41.8456, -87.7539 + 0.1));
+        assert!(draft.place_note.is_none(), "{:?}", draft.place_note);
+        draft.add_place(&place("Oak Park", 41.85, -87.66));
+        assert_eq!(
+            draft.place_note.as_deref(),
+            Some("Oak Park has the same weather as Chicago (they are within about 11 km)")
+        );
+        // Eight at most.
+        for n in 0..10 {
+            draft.add_place(&place(&format!("Town {n}"), f64::from(n), 10.0));
+        }
+        assert_eq!(draft.settings.locations.len(), MAX_PLACES);
+        assert_eq!(
+            draft.place_note.as_deref(),
+            Some("At most 8 places; remove one to add another")
+        );
+        draft.latitude = "1".to_owned();
+        draft.longitude = "1".to_owned();
+        assert!(draft.finish().unwrap_err().contains("At most 8"));
     }
 }

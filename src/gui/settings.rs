@@ -52,7 +52,7 @@ fn yes() -> bool {
     true
 }
 
-/// The weather location.
+/// A weather place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     /// Name shown, e.g. "Springfield, Illinois".
@@ -61,6 +61,58 @@ pub struct Location {
     pub latitude: f64,
     /// Degrees east.
     pub longitude: f64,
+}
+
+impl Location {
+    /// The 0.1° cell the server reports this place's weather for.
+    #[must_use]
+    pub fn cell(&self) -> String {
+        crate::protocol::weather_cell(self.latitude, self.longitude)
+    }
+
+    /// The name up to its first comma: "Springfield" of "Springfield, Illinois".
+    #[must_use]
+    pub fn short_name(&self) -> &str {
+        self.name.split(',').next().unwrap_or(&self.name).trim()
+    }
+}
+
+/// The places the demo starts with when none are set: fictional towns the demo's place search
+/// also finds, on three continents' worth of clocks.
+#[must_use]
+pub fn demo_places() -> Vec<Location> {
+    [
+        ("Port Tiding, Harbour County", 44.61, -67.22),
+        ("Kesselbury, Lenne Province", 52.12, 11.63),
+        ("Greywater, Southern Isles", -41.29, 174.78),
+    ]
+    .into_iter()
+    .map(|(name, latitude, longitude)| Location {
+        name: name.to_owned(),
+        latitude,
+        longitude,
+    })
+    .collect()
+}
+
+/// The most weather places (as many as a stream may follow).
+pub const MAX_PLACES: usize = crate::protocol::MAX_WEATHER_CELLS;
+
+/// Reads `locations` as a list, or as the single table files from before several places had
+/// under `location`, so an old file keeps its place.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Location>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Location>),
+        One(Location),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Many(places) => places,
+        OneOrMany::One(place) => vec![place],
+    })
 }
 
 /// Temperature unit.
@@ -204,8 +256,10 @@ pub struct Settings {
     /// Channel order and treatment; channels the server has that are not listed are shown
     /// after these, with defaults.
     pub channels: Vec<ChannelPref>,
-    /// Weather location (none: no weather).
-    pub location: Option<Location>,
+    /// Weather places in the user's order (none: no weather). The first is the one the
+    /// weather card and the ticker show. Also read from the single `location` of older files.
+    #[serde(alias = "location", deserialize_with = "one_or_many")]
+    pub locations: Vec<Location>,
     /// Display units.
     pub units: Units,
     /// The ticker.
@@ -265,19 +319,32 @@ impl Settings {
         rules
     }
 
-    /// Whether switching from `self` to `other` needs a new connection (another server or
-    /// weather cell); everything else applies in place.
+    /// The first weather place, the one the weather card and the ticker show.
+    #[must_use]
+    pub fn first_place(&self) -> Option<&Location> {
+        self.locations.first()
+    }
+
+    /// The places' positions, in order, for the stream.
+    #[must_use]
+    pub fn place_positions(&self) -> Vec<(f64, f64)> {
+        self.locations
+            .iter()
+            .map(|l| (l.latitude, l.longitude))
+            .collect()
+    }
+
+    /// Whether switching from `self` to `other` needs a new connection (another server, or
+    /// another set of weather cells); everything else, reordering the places included,
+    /// applies in place.
     #[must_use]
     pub fn needs_reconnect(&self, other: &Self) -> bool {
-        let cell = |s: &Self| {
-            s.location.as_ref().map(|l| {
-                (
-                    (l.latitude * 10.0).round() as i64,
-                    (l.longitude * 10.0).round() as i64,
-                )
-            })
+        let cells = |s: &Self| {
+            let mut cells = crate::client::weather_cells(&s.place_positions());
+            cells.sort();
+            cells
         };
-        self.server != other.server || cell(self) != cell(other)
+        self.server != other.server || cells(self) != cells(other)
     }
 }
 
@@ -421,11 +488,18 @@ mod tests {
                 shown: false,
                 notify: NotifyLevel::Everything,
             }],
-            location: Some(Location {
-                name: "Springfield, Illinois".to_owned(),
-                latitude: 39.8,
-                longitude: -89.64,
-            }),
+            locations: vec![
+                Location {
+                    name: "Springfield, Illinois".to_owned(),
+                    latitude: 39.8,
+                    longitude: -89.64,
+                },
+                Location {
+                    name: "Kesselbury, Lenne Province".to_owned(),
+                    latitude: 52.12,
+                    longitude: 11.63,
+                },
+            ],
             units: Units {
                 temperature: TemperatureUnit::Fahrenheit,
                 wind: WindUnit::Mph,
@@ -528,6 +602,41 @@ mod tests {
     }
 
     #[test]
+    fn a_single_location_file_from_before_several_places_loads_as_a_list() {
+        let old = "theme = \"light\"\n\n[location]\nname = \"Springfield, Illinois\"\n\
+                   latitude = 39.8017\nlongitude = -89.6437\n";
+        let dir = tempfile::tempdir().unwrap();
+        let file = SettingsFile::new(dir.path().join("settings.toml"));
+        std::fs::write(file.path(), old).unwrap();
+        let loaded = file.load();
+        assert!(loaded.warning.is_none(), "{:?}", loaded.warning);
+        let settings = loaded.settings;
+        assert_eq!(settings.theme, ThemeChoice::Light);
+        assert_eq!(
+            settings.locations,
+            [Location {
+                name: "Springfield, Illinois".to_owned(),
+                latitude: 39.8017,
+                longitude: -89.6437,
+            }]
+        );
+        // Saved back as a list, and read again the same.
+        file.save(&settings).unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(text.contains("[[locations]]"), "{text}");
+        assert!(!text.contains("[location]"), "{text}");
+        assert_eq!(file.load().settings, settings);
+        // An inline table, as a hand-edited file may have it.
+        let inline: Settings =
+            toml::from_str("location = { name = \"X\", latitude = 1.0, longitude = 2.0 }\n")
+                .unwrap();
+        assert_eq!(inline.locations.len(), 1);
+        assert_eq!(inline.first_place().unwrap().cell(), "1.0,2.0");
+        // No location at all: no places.
+        assert!(toml::from_str::<Settings>("").unwrap().locations.is_empty());
+    }
+
+    #[test]
     fn partial_and_newer_files_load() {
         let settings: Settings =
             toml::from_str("theme = \"light\"\nfuture_setting = 1\n[ticker]\nspeed = 30.0\n")
@@ -566,23 +675,30 @@ mod tests {
 
     #[test]
     fn only_server_and_cell_changes_need_a_reconnect() {
+        let place = |name: &str, latitude: f64, longitude: f64| Location {
+            name: name.to_owned(),
+            latitude,
+            longitude,
+        };
         let base = Settings::default();
         let mut other = base.clone();
         other.theme = ThemeChoice::Light;
         other.ticker.speed = 10.0;
         assert!(!base.needs_reconnect(&other));
-        other.location = Some(Location {
-            name: "X".to_owned(),
-            latitude: 1.0,
-            longitude: 2.0,
-        });
+        other.locations = vec![place("X", 1.0, 2.0)];
         assert!(base.needs_reconnect(&other));
         let mut nearby = other.clone();
-        nearby.location = Some(Location {
-            name: "Y".to_owned(),
-            latitude: 1.01,
-            longitude: 2.02,
-        });
+        nearby.locations = vec![place("Y", 1.01, 2.02)];
         assert!(!other.needs_reconnect(&nearby), "same cell");
+        let mut two = other.clone();
+        two.locations.push(place("Z", 40.0, -70.0));
+        assert!(other.needs_reconnect(&two), "a new place");
+        let mut reordered = two.clone();
+        reordered.locations.reverse();
+        assert!(
+            !two.needs_reconnect(&reordered),
+            "the same cells in another order"
+        );
+        assert!(two.needs_reconnect(&other), "a place removed");
     }
 }

@@ -3,8 +3,11 @@
 
 use egui::{Align, Layout, RichText, Ui};
 
+use super::format;
 use super::model::{Effect, Model, PlaceSearch, SettingsTab};
-use super::settings::{NotifyLevel, TemperatureUnit, ThemeChoice, TickerPosition, WindUnit};
+use super::settings::{
+    MAX_PLACES, NotifyLevel, TemperatureUnit, ThemeChoice, TickerPosition, WindUnit,
+};
 use super::theme::{GAP, Palette, size};
 use crate::protocol::{ChannelId, ChannelKind};
 
@@ -39,7 +42,7 @@ pub fn settings_window(
                 .show(ui, |ui| match draft.tab {
                     SettingsTab::General => {
                         server_section(ui, &mut draft, palette);
-                        location_section(ui, model, &mut draft, palette, effects);
+                        places_section(ui, model, &mut draft, palette, effects);
                         units_section(ui, &mut draft);
                     }
                     SettingsTab::Channels => {
@@ -132,31 +135,89 @@ fn server_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft, palette:
     );
 }
 
-fn location_section(
+fn places_section(
     ui: &mut Ui,
     model: &mut Model,
     draft: &mut super::model::SettingsDraft,
     palette: &Palette,
     effects: &mut Vec<Effect>,
 ) {
-    section(ui, "Weather location");
-    if let Some(location) = &draft.settings.location {
-        ui.label(format!("Now: {}", location.name));
-    } else {
-        ui.label(RichText::new("No location set").color(palette.text_weak));
+    section(ui, "Weather places");
+    let places = draft.settings.locations.clone();
+    if places.is_empty() {
+        ui.label(RichText::new("No places yet: search a city below.").color(palette.text_weak));
     }
-    ui.horizontal(|ui| {
-        let response = ui.add(
-            egui::TextEdit::singleline(&mut draft.place_query)
-                .hint_text("Search a city")
-                .desired_width(260.0),
-        );
-        let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if (ui.button("Search").clicked() || enter) && draft.place_query.trim().chars().count() >= 2
-        {
-            model.view.places = PlaceSearch::Searching;
-            effects.push(Effect::SearchPlaces(draft.place_query.trim().to_owned()));
-        }
+    let mut action = None;
+    // The name takes what the three buttons leave, so the rows span the dialog.
+    let name_width = (ui.available_width() - 3.0 * 34.0).max(200.0);
+    egui::Grid::new("places-grid")
+        .num_columns(4)
+        .striped(true)
+        .min_col_width(0.0)
+        .show(ui, |ui| {
+            let count = places.len();
+            for (index, place) in places.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.set_min_width(name_width);
+                    ui.label(
+                        RichText::new(format!("{}", index + 1))
+                            .size(size::SMALL)
+                            .color(palette.text_weak),
+                    );
+                    ui.label(&place.name).on_hover_text(format!(
+                        "{:.4}, {:.4}: the server sees only {}",
+                        place.latitude,
+                        place.longitude,
+                        place.cell()
+                    ));
+                });
+                let name = place.short_name();
+                if arrow_button(ui, true, index > 0, &format!("Move {name} up"))
+                    .on_hover_text("Move up")
+                    .clicked()
+                {
+                    action = Some(PlaceAction::Move(index, true));
+                }
+                if arrow_button(ui, false, index + 1 < count, &format!("Move {name} down"))
+                    .on_hover_text("Move down")
+                    .clicked()
+                {
+                    action = Some(PlaceAction::Move(index, false));
+                }
+                if remove_button(ui, &format!("Remove {name}"))
+                    .on_hover_text("Remove")
+                    .clicked()
+                {
+                    action = Some(PlaceAction::Remove(index));
+                }
+                ui.end_row();
+            }
+        });
+    match action {
+        Some(PlaceAction::Move(index, up)) => draft.move_place(index, up),
+        Some(PlaceAction::Remove(index)) => draft.remove_place(index),
+        None => {}
+    }
+    let full = draft.settings.locations.len() >= MAX_PLACES;
+    ui.add_space(GAP / 2.0);
+    ui.add_enabled_ui(!full, |ui| {
+        ui.horizontal(|ui| {
+            let label = ui.label("Add a place").id;
+            let response = ui
+                .add(
+                    egui::TextEdit::singleline(&mut draft.place_query)
+                        .hint_text("Search a city")
+                        .desired_width(240.0),
+                )
+                .labelled_by(label);
+            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Search").clicked() || enter)
+                && draft.place_query.trim().chars().count() >= 2
+            {
+                model.view.places = PlaceSearch::Searching;
+                effects.push(Effect::SearchPlaces(draft.place_query.trim().to_owned()));
+            }
+        });
     });
     match &model.view.places {
         PlaceSearch::Idle => {}
@@ -169,39 +230,66 @@ fn location_section(
         PlaceSearch::Failed(error) => {
             ui.label(RichText::new(error).color(palette.bad));
         }
-        PlaceSearch::Found(places) if places.is_empty() => {
+        PlaceSearch::Found(found) if found.is_empty() => {
             ui.label(RichText::new("No place of that name").color(palette.text_weak));
         }
-        PlaceSearch::Found(places) => {
-            let places = places.clone();
-            for place in &places {
+        PlaceSearch::Found(found) => {
+            let found = found.clone();
+            for place in &found {
                 let mut label = place.label();
                 if let Some(population) = place.population {
-                    label.push_str(&format!("  ({population} people)"));
+                    label.push_str(&format!("  ({} people)", format::thousands(population)));
                 }
-                if ui.selectable_label(false, label).clicked() {
-                    draft.choose_place(place);
-                    model.view.places = PlaceSearch::Idle;
+                if ui
+                    .add_enabled(!full, egui::Button::selectable(false, label))
+                    .on_hover_text("Add to the places")
+                    .clicked()
+                {
+                    draft.add_place(place);
+                    if draft.place_note.is_none() {
+                        model.view.places = PlaceSearch::Idle;
+                        draft.place_query.clear();
+                    }
                 }
             }
         }
     }
-    ui.horizontal(|ui| {
-        ui.label("Latitude");
-        ui.add(egui::TextEdit::singleline(&mut draft.latitude).desired_width(90.0));
-        ui.label("Longitude");
-        ui.add(egui::TextEdit::singleline(&mut draft.longitude).desired_width(90.0));
-        if ui.button("Clear").clicked() {
-            draft.latitude.clear();
-            draft.longitude.clear();
-            draft.settings.location = None;
-        }
+    ui.add_enabled_ui(!full, |ui| {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("or by position:").color(palette.text_weak));
+            let label = ui.label("Latitude").id;
+            ui.add(egui::TextEdit::singleline(&mut draft.latitude).desired_width(90.0))
+                .labelled_by(label);
+            let label = ui.label("Longitude").id;
+            ui.add(egui::TextEdit::singleline(&mut draft.longitude).desired_width(90.0))
+                .labelled_by(label);
+            if ui.button("Add").clicked() {
+                draft.add_typed_place();
+            }
+        });
     });
+    if let Some(note) = &draft.place_note {
+        ui.label(RichText::new(note).color(palette.caution));
+    } else if full {
+        hint(
+            ui,
+            palette,
+            &format!("That is {MAX_PLACES} places, the most; remove one to add another."),
+        );
+    }
     hint(
         ui,
         palette,
-        "Only a rounded position (about 11 km) is sent to the server.",
+        "The first place is the one the weather card and the ticker show; the Weather channel \
+         shows them all and the SmartScreen takes them in turn. Only a rounded position (about \
+         11 km) of each is sent to the server.",
     );
+}
+
+/// What a row of the places list asked for.
+enum PlaceAction {
+    Move(usize, bool),
+    Remove(usize),
 }
 
 fn units_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
@@ -267,13 +355,13 @@ fn channels_section(
                             }
                         });
                 }
-                if arrow_button(ui, true, index > 0)
+                if arrow_button(ui, true, index > 0, "Move up")
                     .on_hover_text("Move up")
                     .clicked()
                 {
                     swap = Some((index, index - 1));
                 }
-                if arrow_button(ui, false, index + 1 < count)
+                if arrow_button(ui, false, index + 1 < count, "Move down")
                     .on_hover_text("Move down")
                     .clicked()
                 {
@@ -544,9 +632,9 @@ fn theme_section(ui: &mut Ui, draft: &mut super::model::SettingsDraft) {
     });
 }
 
-/// A small button with a drawn up or down triangle (the default fonts have no arrow glyphs).
-fn arrow_button(ui: &mut Ui, up: bool, enabled: bool) -> egui::Response {
-    let label = if up { "Move up" } else { "Move down" };
+/// A small button with a drawn up or down triangle (the default fonts have no arrow glyphs),
+/// named `label` for screen readers.
+fn arrow_button(ui: &mut Ui, up: bool, enabled: bool, label: &str) -> egui::Response {
     let response = ui.add_enabled(
         enabled,
         egui::Button::new("").min_size(egui::vec2(26.0, 22.0)),
@@ -568,5 +656,24 @@ fn arrow_button(ui: &mut Ui, up: bool, enabled: bool) -> egui::Response {
         egui::Stroke::NONE,
     ));
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, label));
+    response
+}
+
+/// A small button with a drawn cross, named `label` for screen readers.
+fn remove_button(ui: &mut Ui, label: &str) -> egui::Response {
+    let response = ui.add(egui::Button::new("").min_size(egui::vec2(26.0, 22.0)));
+    let colour = if response.hovered() {
+        ui.visuals().error_fg_color
+    } else {
+        ui.visuals().text_color()
+    };
+    let c = response.rect.center();
+    let stroke = egui::Stroke::new(1.6, colour);
+    let d = 4.0;
+    ui.painter()
+        .line_segment([c + egui::vec2(-d, -d), c + egui::vec2(d, d)], stroke);
+    ui.painter()
+        .line_segment([c + egui::vec2(-d, d), c + egui::vec2(d, -d)], stroke);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label));
     response
 }

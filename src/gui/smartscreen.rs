@@ -1,5 +1,5 @@
-//! The SmartScreen: a full-screen view cycling through big headline cards, the weather with its
-//! forecast and active alerts, with a clock. Any key, click or mouse movement ends it (after a
+//! The SmartScreen: a full-screen view cycling through big headline cards, the weather of each
+//! place with its next 48 hours and forecast, and active alerts, with a clock. Any key, click or mouse movement ends it (after a
 //! short grace period, so the act of starting it does not end it).
 
 use std::time::Duration;
@@ -14,6 +14,8 @@ use crate::protocol::{ChannelKind, Severity};
 
 /// Time each card stays.
 const CARD: Duration = Duration::from_secs(9);
+/// Time each place's weather stays, when there are several.
+const PLACE: Duration = Duration::from_secs(6);
 /// Input ignored right after start.
 const GRACE: Duration = Duration::from_millis(1200);
 /// Headline cards per round.
@@ -30,7 +32,8 @@ enum Card {
         body: Option<String>,
         meta: String,
     },
-    Weather,
+    /// The weather of the place at this index of the settings' places.
+    Weather(usize),
     Alert {
         severity: Severity,
         title: String,
@@ -70,9 +73,10 @@ impl SmartScreen {
                 area: stored.alert.area.clone(),
             });
         }
-        if model.settings.location.is_some() {
-            cards.push(Card::Weather);
-        }
+        // Every place in turn after the alerts; later, one place at a time, taking turns.
+        let places = model.settings.locations.len();
+        cards.extend((0..places).map(Card::Weather));
+        let mut next_place = 0;
         let rows = model.channel_rows();
         let mut headlines = Vec::new();
         for row in &rows {
@@ -110,8 +114,9 @@ impl SmartScreen {
                 meta,
             });
             // The weather comes back every few headlines.
-            if index % 4 == 3 && model.settings.location.is_some() {
-                cards.push(Card::Weather);
+            if index % 4 == 3 && places > 0 {
+                cards.push(Card::Weather(next_place % places));
+                next_place += 1;
             }
         }
         cards
@@ -126,11 +131,8 @@ impl SmartScreen {
         let scale = (rect.height() / 800.0).clamp(0.8, 2.5);
         ui.painter().rect_filled(rect, 0.0, palette.background);
         let cards = Self::cards(model);
-        let index = if cards.is_empty() {
-            0
-        } else {
-            (elapsed / CARD.as_secs_f64()) as usize % cards.len()
-        };
+        let several_places = model.settings.locations.len() > 1;
+        let (index, until_next) = current_card(&cards, elapsed, several_places);
         egui::Frame::new()
             .inner_margin(Margin::same((48.0 * scale) as i8))
             .show(ui, |ui| {
@@ -169,7 +171,27 @@ impl SmartScreen {
                                 .color(palette.text_weak),
                         );
                     }
-                    Some(Card::Weather) => weather_view::full_ui(ui, model, palette, scale * 1.3),
+                    Some(Card::Weather(place)) => {
+                        if let Some(location) = model.settings.locations.get(*place) {
+                            if several_places {
+                                place_dots_ui(
+                                    ui,
+                                    *place,
+                                    model.settings.locations.len(),
+                                    palette,
+                                    scale,
+                                );
+                            }
+                            weather_view::place_ui(
+                                ui,
+                                model,
+                                location,
+                                palette,
+                                scale * 1.15,
+                                true,
+                            );
+                        }
+                    }
                     Some(Card::Headline {
                         image,
                         channel,
@@ -271,7 +293,6 @@ impl SmartScreen {
                 }
             });
         // The next card, and the clock's next minute.
-        let until_next = CARD.as_secs_f64() - elapsed % CARD.as_secs_f64();
         ui.ctx()
             .request_repaint_after(Duration::from_secs_f64(until_next.min(1.0)));
         ended
@@ -303,5 +324,91 @@ impl SmartScreen {
             _ => false,
         };
         key || click || moved
+    }
+}
+
+/// How long `card` stays: a place's weather a little shorter when several take turns.
+fn duration(card: &Card, several_places: bool) -> f64 {
+    match card {
+        Card::Weather(_) if several_places => PLACE.as_secs_f64(),
+        _ => CARD.as_secs_f64(),
+    }
+}
+
+/// The card shown `elapsed` seconds after the start, and the seconds until the next.
+fn current_card(cards: &[Card], elapsed: f64, several_places: bool) -> (usize, f64) {
+    let round: f64 = cards.iter().map(|c| duration(c, several_places)).sum();
+    if cards.is_empty() || round <= 0.0 {
+        return (0, CARD.as_secs_f64());
+    }
+    let mut at = elapsed.rem_euclid(round);
+    for (index, card) in cards.iter().enumerate() {
+        let length = duration(card, several_places);
+        if at < length {
+            return (index, length - at);
+        }
+        at -= length;
+    }
+    (0, CARD.as_secs_f64())
+}
+
+/// A row of dots, the current place's filled: which of the places this is.
+fn place_dots_ui(ui: &mut Ui, current: usize, count: usize, palette: &Palette, scale: f32) {
+    let radius = 4.0 * scale;
+    let spacing = 14.0 * scale;
+    let (rect, response) = ui.allocate_exact_size(
+        vec2(spacing * count as f32, radius * 2.0 + 2.0),
+        egui::Sense::hover(),
+    );
+    for index in 0..count {
+        let centre = egui::pos2(
+            rect.left() + radius + spacing * index as f32,
+            rect.center().y,
+        );
+        if index == current {
+            ui.painter().circle_filled(centre, radius, palette.accent);
+        } else {
+            ui.painter().circle_stroke(
+                centre,
+                radius - 0.5,
+                egui::Stroke::new(1.5, palette.text_weak),
+            );
+        }
+    }
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::Label,
+            true,
+            format!("Place {} of {count}", current + 1),
+        )
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_places_take_turns_a_few_seconds_each() {
+        let cards = vec![
+            Card::Weather(0),
+            Card::Weather(1),
+            Card::Weather(2),
+            Card::Alert {
+                severity: Severity::Warning,
+                title: "Gale".to_owned(),
+                body: None,
+                area: None,
+            },
+        ];
+        assert_eq!(current_card(&cards, 0.0, true).0, 0);
+        assert_eq!(current_card(&cards, 6.5, true), (1, 5.5));
+        assert_eq!(current_card(&cards, 12.0, true).0, 2);
+        assert_eq!(current_card(&cards, 18.0, true), (3, 9.0));
+        // Round and round: 3 × 6 s + 9 s.
+        assert_eq!(current_card(&cards, 27.0 + 7.0, true).0, 1);
+        // One place keeps the usual time.
+        assert_eq!(current_card(&cards[..1], 8.0, false), (0, 1.0));
+        assert_eq!(current_card(&[], 5.0, true).0, 0);
     }
 }

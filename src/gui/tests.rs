@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{Duration as Age, Utc};
 use egui::Key;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
 use super::model::{Effect, Model};
 use super::settings::{Location, Settings, ThemeChoice};
@@ -116,6 +116,8 @@ fn weather() -> Event {
             is_day: true,
         },
         daily: Vec::new(),
+        hourly: Vec::new(),
+        utc_offset_seconds: None,
     })
 }
 
@@ -150,11 +152,11 @@ fn harness_sized(
     size: egui::Vec2,
 ) -> Harness<'static, App> {
     let settings = Settings {
-        location: Some(Location {
+        locations: vec![Location {
             name: "Port Tiding".to_owned(),
             latitude: 44.61,
             longitude: -67.22,
-        }),
+        }],
         ..Settings::default()
     };
     let mut model = Model::new(store(events), settings);
@@ -319,7 +321,7 @@ fn settings_round_trip_through_the_dialog() {
         applied.units.temperature,
         super::settings::TemperatureUnit::Fahrenheit
     );
-    assert_eq!(applied.location.unwrap().name, "Port Tiding");
+    assert_eq!(applied.locations[0].name, "Port Tiding");
     assert!(
         harness.state().model.view.settings.is_none(),
         "dialog closed"
@@ -793,4 +795,197 @@ fn rows_with_pictures_ask_for_web_pictures_once() {
             .iter()
             .all(|e| !matches!(e, Effect::LoadImage(_)))
     );
+}
+
+/// A report for `cell` with 48 hours from the current hour: a mild day with rain in the
+/// afternoon, in a place one hour ahead of UTC.
+fn weather_with_hours(cell: &str, temperature: f64) -> Event {
+    let Event::Weather(mut report) = weather() else {
+        unreachable!()
+    };
+    report.cell = cell.to_owned();
+    report.current.temperature = temperature;
+    report.utc_offset_seconds = Some(3600);
+    let now = Utc::now();
+    let this_hour = now - Age::seconds(now.timestamp().rem_euclid(3600));
+    report.hourly = (0..48)
+        .map(|h| crate::protocol::HourlyForecast {
+            time: this_hour + Age::hours(h),
+            temperature: temperature
+                + 4.0 * (f64::from(h as i32) / 24.0 * std::f64::consts::TAU).sin(),
+            precipitation_chance_percent: Some(if (5..9).contains(&h) { 70.0 } else { 5.0 }),
+            condition: Condition {
+                code: 61,
+                label: "Light rain".to_owned(),
+                icon: "rain".to_owned(),
+            },
+            is_day: h % 24 < 10,
+        })
+        .collect();
+    Event::Weather(report)
+}
+
+fn place(name: &str, latitude: f64, longitude: f64) -> Location {
+    Location {
+        name: name.to_owned(),
+        latitude,
+        longitude,
+    }
+}
+
+#[test]
+fn weather_places_are_searched_added_moved_and_removed_in_settings() {
+    let mut harness = harness(lineup(), live());
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    // The list (and the weather card behind the dialog).
+    assert_eq!(harness.query_all_by_label("Port Tiding").count(), 2);
+    // Searching asks the server.
+    let field = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Add a place");
+    field.focus();
+    field.type_text("kessel");
+    harness.run_steps(2);
+    harness.get_by_label("Search").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .state()
+            .effects
+            .contains(&Effect::SearchPlaces("kessel".to_owned()))
+    );
+    // The answer lists places; choosing one adds it to the end.
+    harness.state_mut().model.view.places =
+        super::model::PlaceSearch::Found(vec![crate::protocol::Place {
+            name: "Kesselbury".to_owned(),
+            region: Some("Lenne Province".to_owned()),
+            country: Some("Valdoria".to_owned()),
+            country_code: Some("XV".to_owned()),
+            latitude: 52.12,
+            longitude: 11.63,
+            timezone: None,
+            population: Some(131_400),
+        }]);
+    harness.run_steps(2);
+    harness
+        .get_by_label("Kesselbury, Lenne Province, Valdoria  (131,400 people)")
+        .click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label("Kesselbury, Lenne Province, Valdoria")
+            .is_some()
+    );
+    // A place by its coordinates.
+    let latitude = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Latitude");
+    latitude.focus();
+    latitude.type_text("-41.29");
+    let longitude = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Longitude");
+    longitude.focus();
+    longitude.type_text("174.78");
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Add")
+        .click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("-41.29, 174.78").is_some());
+    // The first place cannot move up, the last not down.
+    assert!(
+        harness
+            .get_by_label("Move Port Tiding up")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert!(
+        harness
+            .get_by_label("Move -41.29 down")
+            .accesskit_node()
+            .is_disabled()
+    );
+    harness.get_by_label("Move Kesselbury up").click();
+    harness.run_steps(2);
+    harness.get_by_label("Remove Port Tiding").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.query_all_by_label("Port Tiding").count(),
+        1,
+        "only the card behind"
+    );
+    harness.get_by_label("Save").click();
+    harness.run_steps(2);
+    let names: Vec<String> = applied_settings(&harness)
+        .locations
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["Kesselbury, Lenne Province, Valdoria", "-41.29, 174.78"]
+    );
+}
+
+#[test]
+fn the_weather_channel_shows_each_place_with_its_hourly_chart() {
+    let mut events = lineup();
+    events.push(weather_with_hours("44.6,-67.2", 7.6));
+    events.push(weather_with_hours("52.1,11.6", 2.0));
+    let mut harness = harness(events, live());
+    {
+        let model = &mut harness.state_mut().model;
+        model.settings.locations = vec![
+            place("Port Tiding", 44.61, -67.22),
+            place("Kesselbury, Lenne Province", 52.12, 11.63),
+            place("Greywater", -41.29, 174.78),
+        ];
+        model.select_channel(id("weather"));
+    }
+    harness.run_steps(2);
+    // Each place in order, the last still waiting for its first report.
+    let top = |label: &str| harness.get_by_label(label).rect().min.y;
+    assert!(top("Port Tiding") < top("Kesselbury, Lenne Province"));
+    assert!(
+        harness
+            .query_by_label_contains("Waiting for the server's first report")
+            .is_some()
+    );
+    // One chart per reported place, described for screen readers.
+    let charts: Vec<String> = harness
+        .query_all_by_role(egui::accesskit::Role::Image)
+        .filter_map(|node| node.accesskit_node().label())
+        .filter(|label| label.starts_with("Hourly forecast for"))
+        .collect();
+    assert_eq!(charts.len(), 2, "{charts:?}");
+    assert!(
+        charts[0].starts_with("Hourly forecast for Port Tiding, next 48 hours: 4° to 12°"),
+        "{}",
+        charts[0]
+    );
+    assert!(
+        charts[0].contains("precipitation most likely"),
+        "{}",
+        charts[0]
+    );
+    assert!(charts[1].starts_with("Hourly forecast for Kesselbury, next 48 hours:"));
+    assert_eq!(harness.query_all_by_label("Next 48 hours").count(), 2);
+    // The card in the channel column shows the first place, and says there are more.
+    assert!(harness.query_by_label("Port Tiding · +2 more").is_some());
+
+    // In °F the chart's words follow.
+    harness.state_mut().model.settings.units.temperature =
+        super::settings::TemperatureUnit::Fahrenheit;
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("Hourly forecast for Port Tiding, next 48 hours: 38° to 53°")
+            .is_some()
+    );
+}
+
+#[test]
+fn a_report_without_hours_shows_no_empty_chart() {
+    let mut harness = harness(lineup(), live());
+    harness.state_mut().model.select_channel(id("weather"));
+    harness.run_steps(2);
+    assert!(harness.query_by_label("18 km/h SW").is_some());
+    assert!(harness.query_by_label("Next 48 hours").is_none());
+    assert!(harness.query_by_label_contains("Hourly forecast").is_none());
 }

@@ -66,6 +66,10 @@ pub struct Palette {
     pub caution: Color32,
     /// Errors.
     pub bad: Color32,
+    /// The temperature line of the hourly chart.
+    pub temperature: Color32,
+    /// The precipitation bars of the hourly chart.
+    pub precipitation: Color32,
 }
 
 impl Palette {
@@ -91,6 +95,8 @@ impl Palette {
                 good: Color32::from_rgb(0x00, 0x6b, 0x1e),
                 caution: Color32::from_rgb(0x80, 0x4a, 0x00),
                 bad: Color32::from_rgb(0xa0, 0x00, 0x00),
+                temperature: Color32::from_rgb(0xb3, 0x3c, 0x00),
+                precipitation: Color32::from_rgb(0x1c, 0x4f, 0xb8),
             },
             ThemeChoice::Light => Self {
                 dark: false,
@@ -110,6 +116,8 @@ impl Palette {
                 good: Color32::from_rgb(0x17, 0x7a, 0x3c),
                 caution: Color32::from_rgb(0x9a, 0x5b, 0x00),
                 bad: Color32::from_rgb(0xb4, 0x23, 0x18),
+                temperature: Color32::from_rgb(0xd9, 0x5f, 0x0e),
+                precipitation: Color32::from_rgb(0x2b, 0x7b, 0xe0),
             },
             ThemeChoice::Dark => Self {
                 dark: true,
@@ -129,6 +137,8 @@ impl Palette {
                 good: Color32::from_rgb(0x5c, 0xd0, 0x8a),
                 caution: Color32::from_rgb(0xf2, 0xb8, 0x4b),
                 bad: Color32::from_rgb(0xff, 0x7a, 0x70),
+                temperature: Color32::from_rgb(0xff, 0xb0, 0x4c),
+                precipitation: Color32::from_rgb(0x4f, 0xa3, 0xff),
             },
         }
     }
@@ -289,6 +299,9 @@ mod tests {
                 ("good", p.good, p.panel, 3.0),
                 ("caution", p.caution, p.panel, 3.0),
                 ("bad", p.bad, p.panel, 3.0),
+                // Graphics, not text: WCAG's 3:1 for the parts of a chart.
+                ("temperature line", p.temperature, p.raised, 3.0),
+                ("precipitation bars", p.precipitation, p.raised, 3.0),
             ] {
                 let ratio = contrast(fg, bg);
                 assert!(

@@ -73,16 +73,8 @@ impl TickerContent {
         let weather = model.weather().map(|report| {
             let place = model
                 .settings
-                .location
-                .as_ref()
-                .map(|l| {
-                    l.name
-                        .split(',')
-                        .next()
-                        .unwrap_or(&l.name)
-                        .trim()
-                        .to_owned()
-                })
+                .first_place()
+                .map(|l| l.short_name().to_owned())
                 .unwrap_or_default();
             (
                 report.current.condition.icon.clone(),

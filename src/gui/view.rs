@@ -101,7 +101,7 @@ pub fn main_ui(
                 .frame(egui::Frame::new().inner_margin(Margin::same(24)))
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        weather_view::full_ui(ui, model, palette, 1.0);
+                        weather_view::full_ui(ui, model, palette);
                     });
                 });
         }
@@ -876,10 +876,11 @@ fn alert_list_ui(
     palette: &Palette,
     effects: &mut Vec<Effect>,
 ) {
+    // Each hazard once, however many of the user's places it covers.
     let alerts: Vec<StoredAlert> = model
         .store
         .channel(&channel.info.id)
-        .map(|c| c.alerts.clone())
+        .map(|c| c.distinct_alerts().into_iter().cloned().collect())
         .unwrap_or_default();
     channel_header_ui(ui, channel, palette, alerts.len(), effects);
     if alerts.is_empty() {

@@ -326,6 +326,38 @@ pub struct DailyForecast {
     pub precipitation_chance_percent: Option<f64>,
 }
 
+/// One hour of the hourly forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourlyForecast {
+    /// The start of the hour.
+    pub time: DateTime<Utc>,
+    /// Air temperature.
+    pub temperature: f64,
+    /// Chance of precipitation, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precipitation_chance_percent: Option<f64>,
+    /// Sky and precipitation (night icons while the sun is down).
+    pub condition: Condition,
+    /// Whether the sun is up.
+    #[serde(default = "yes")]
+    pub is_day: bool,
+}
+
+/// The most weather cells one stream may name (`weather=` on `GET /v1/stream`).
+pub const MAX_WEATHER_CELLS: usize = 8;
+
+/// The cell of a position: latitude and longitude rounded to 0.1°, written `"52.5,13.4"`
+/// (never `-0.0`). Clients send it and look reports up by it; the server fetches per cell.
+#[must_use]
+pub fn weather_cell(latitude: f64, longitude: f64) -> String {
+    let round = |value: f64| {
+        let rounded = (value * 10.0).round() / 10.0;
+        // Avoid "-0.0".
+        if rounded == 0.0 { 0.0 } else { rounded }
+    };
+    format!("{:.1},{:.1}", round(latitude), round(longitude))
+}
+
 /// A weather report for one location cell (event `weather`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeatherReport {
@@ -346,6 +378,14 @@ pub struct WeatherReport {
     /// The next days, today first.
     #[serde(default)]
     pub daily: Vec<DailyForecast>,
+    /// The next hours (48 from the current hour), oldest first; empty from servers that send
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hourly: Vec<HourlyForecast>,
+    /// The cell's offset from UTC in seconds at `observed`: its wall clock, for naming hours
+    /// and days. Absent from servers that send none (then a client uses its own time zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_seconds: Option<i32>,
 }
 
 /// The requested history is no longer retained (event `gap`). A snapshot follows; a client

@@ -17,8 +17,8 @@ pub use admin::{
 pub use api::{ErrorBody, ErrorDetail, GeocodeResponse, Place, PublishRequest, PublishResponse};
 pub use event::{
     Alert, AlertStatus, ChannelInfo, ChannelKind, Condition, CurrentWeather, DailyForecast,
-    DecodeError, Event, Gap, Health, HealthStatus, Item, Live, Retract, RetractKind, Severity,
-    WeatherReport, WeatherUnits,
+    DecodeError, Event, Gap, Health, HealthStatus, HourlyForecast, Item, Live, MAX_WEATHER_CELLS,
+    Retract, RetractKind, Severity, WeatherReport, WeatherUnits, weather_cell,
 };
 pub use id::{ChannelId, EventId, IdError, ItemKey};
 pub use sse::{comment_frame, event_frame, id_only_frame, retry_field, unnumbered_frame};

@@ -69,9 +69,30 @@ fn sample_events() -> Vec<Event> {
                 date: at.date_naive(),
                 high: 5.0,
                 low: -1.0,
-                condition,
+                condition: condition.clone(),
                 precipitation_chance_percent: Some(40.0),
             }],
+            hourly: vec![
+                HourlyForecast {
+                    time: at,
+                    temperature: 3.5,
+                    precipitation_chance_percent: Some(40.0),
+                    condition,
+                    is_day: true,
+                },
+                HourlyForecast {
+                    time: at + chrono::Duration::hours(1),
+                    temperature: 3.1,
+                    precipitation_chance_percent: None,
+                    condition: Condition {
+                        code: 0,
+                        label: "Clear sky".into(),
+                        icon: "clear-night".into(),
+                    },
+                    is_day: false,
+                },
+            ],
+            utc_offset_seconds: Some(3600),
         }),
         Event::Retract(Retract {
             channel: channel("world"),
@@ -127,6 +148,41 @@ fn unknown_fields_are_ignored_and_optional_fields_default() {
     let info: ChannelInfo = serde_json::from_str(r#"{"id":"x","title":"X","extra":true}"#).unwrap();
     assert_eq!(info.kind, ChannelKind::News);
     assert_eq!(info.health.status, HealthStatus::Ok);
+}
+
+#[test]
+fn weather_from_a_server_without_hours_decodes_and_hours_are_written_only_when_known() {
+    // A report as servers sent it before the hourly forecast.
+    let old = r#"{"channel":"weather","cell":"44.6,-67.2","observed":"2026-11-27T05:00:00Z",
+        "current":{"temperature":7.6,"apparent_temperature":4.3,"condition":{"code":2,
+        "label":"Partly cloudy","icon":"partly-cloudy"},"wind_speed":18.2,"humidity_percent":76.0},
+        "daily":[]}"#;
+    let Some(Event::Weather(report)) = Event::decode("weather", old).unwrap() else {
+        panic!("not weather");
+    };
+    assert!(report.hourly.is_empty());
+    assert_eq!(report.utc_offset_seconds, None);
+    let json = Event::Weather(report.clone()).to_json();
+    assert!(
+        !json.contains("hourly") && !json.contains("utc_offset"),
+        "{json}"
+    );
+    // An hour without `is_day` is a day hour, like `current`.
+    let hour: HourlyForecast = serde_json::from_str(
+        r#"{"time":"2026-11-27T06:00:00Z","temperature":7.1,"condition":{"code":61,
+        "label":"Light rain","icon":"rain"}}"#,
+    )
+    .unwrap();
+    assert!(hour.is_day);
+    assert_eq!(hour.precipitation_chance_percent, None);
+}
+
+#[test]
+fn cells_round_to_a_tenth_without_negative_zero() {
+    assert_eq!(weather_cell(52.5200, 13.4050), "52.5,13.4");
+    assert_eq!(weather_cell(-33.87, 151.21), "-33.9,151.2");
+    assert_eq!(weather_cell(-0.04, 0.01), "0.0,0.0");
+    assert_eq!(weather_cell(44.61, -67.22), "44.6,-67.2");
 }
 
 #[test]

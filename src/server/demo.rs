@@ -265,45 +265,191 @@ async fn picture(Path(file): Path<String>) -> Response {
 #[derive(Debug, Deserialize)]
 struct Point {
     latitude: Option<f64>,
+    longitude: Option<f64>,
 }
 
-/// Replaces the number at `pointer` by `f(number)`, rounded to one decimal.
-fn adjust(value: &mut Value, pointer: &str, f: impl Fn(f64) -> f64) {
-    if let Some(slot) = value.pointer_mut(pointer)
-        && let Some(number) = slot.as_f64()
-    {
-        *slot = Value::from((f(number) * 10.0).round() / 10.0);
-    }
+fn one_decimal(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
 }
 
-/// The recorded forecast, moved to today and a little warmer towards the equator.
-fn forecast(now: DateTime<Utc>, latitude: f64) -> Value {
+/// One recorded day: WMO code, high, low, highest chance of precipitation.
+#[derive(Debug, Clone, Copy)]
+struct DemoDay {
+    code: u8,
+    high: f64,
+    low: f64,
+    rain: f64,
+}
+
+/// The recorded forecast as a place sees it.
+///
+/// The recorded days are moved to today in the place's own time (an offset from its longitude,
+/// as time zones roughly are), made a little warmer towards the equator and started at a
+/// different day for each place, so two places never show one forecast. The hours come from
+/// the days the way real ones behave: the temperature runs from the day's low at dawn to its
+/// high in mid-afternoon, the chance of rain peaks in the wet part of a wet day, and the sky
+/// follows the rain. The current conditions are those of the curve, so the numbers agree.
+fn forecast(now: DateTime<Utc>, latitude: f64, longitude: f64) -> Value {
+    use chrono::{Datelike as _, Timelike as _};
     let mut value: Value = serde_json::from_str(FORECAST).unwrap_or(Value::Null);
+    let number = |pointer: &str, i: usize| {
+        value
+            .pointer(&format!("/daily/{pointer}/{i}"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+    };
     let shift = (45.0 - latitude.abs()) * 0.4;
-    let quarter = now.timestamp() - now.timestamp().rem_euclid(900);
-    let current_time = DateTime::from_timestamp(quarter, 0).unwrap_or(now);
-    if let Some(time) = value.pointer_mut("/current/time") {
-        *time = Value::from(current_time.format("%Y-%m-%dT%H:%M").to_string());
+    let recorded: Vec<DemoDay> = (0..5)
+        .map(|i| DemoDay {
+            code: number("weather_code", i) as u8,
+            high: number("temperature_2m_max", i) + shift,
+            low: number("temperature_2m_min", i) + shift,
+            rain: number("precipitation_probability_max", i),
+        })
+        .collect();
+    let cell = ((latitude * 10.0).round() as i64) * 31 + ((longitude * 10.0).round() as i64) * 17;
+    let variant = usize::try_from(cell.rem_euclid(5)).unwrap_or(0);
+    // Day `d` from today (yesterday is -1, like today).
+    let day = |d: i64| {
+        let index = usize::try_from(d.max(0)).unwrap_or(0) + variant;
+        recorded
+            .get(index % recorded.len().max(1))
+            .copied()
+            .unwrap_or(DemoDay {
+                code: 2,
+                high: 8.0,
+                low: 3.0,
+                rain: 10.0,
+            })
+    };
+    let offset_hours = (longitude / 15.0).round().clamp(-12.0, 14.0) as i64;
+    let local_now = (now + chrono::Duration::hours(offset_hours)).naive_utc();
+    let midnight = local_now.date().and_hms_opt(0, 0, 0).unwrap_or(local_now);
+    // Hours since today's local midnight -> temperature: cosine steps between the lows at
+    // 06:00 and the highs at 15:00.
+    let temperature = |t: f64| {
+        let d = (t / 24.0).floor() as i64;
+        let hour = t - 24.0 * d as f64;
+        let (from, to, fraction) = if hour < 6.0 {
+            (day(d - 1).high, day(d).low, (hour + 9.0) / 15.0)
+        } else if hour < 15.0 {
+            (day(d).low, day(d).high, (hour - 6.0) / 9.0)
+        } else {
+            (day(d).high, day(d + 1).low, (hour - 15.0) / 15.0)
+        };
+        let eased = (1.0 - (fraction * std::f64::consts::PI).cos()) / 2.0;
+        from + (to - from) * eased + 0.3 * (t * 1.7 + variant as f64).sin()
+    };
+    let rain = |t: f64| {
+        let d = (t / 24.0).floor() as i64;
+        let hour = t - 24.0 * d as f64;
+        let today = day(d);
+        let peak = 9.0 + ((d * 5 + variant as i64 * 3).rem_euclid(10)) as f64;
+        let bump = (-((hour - peak) / 4.0).powi(2) / 2.0).exp();
+        let chance = today.rain * (0.15 + 0.85 * bump);
+        ((chance / 5.0).round() * 5.0).clamp(0.0, 100.0)
+    };
+    let sky = |t: f64| {
+        let today = day((t / 24.0).floor() as i64);
+        let wet = today.code >= 51;
+        match rain(t) {
+            chance if chance >= 50.0 => {
+                if wet {
+                    today.code
+                } else {
+                    80
+                }
+            }
+            chance if chance >= 25.0 => {
+                if wet {
+                    3
+                } else {
+                    today.code.max(2)
+                }
+            }
+            _ if wet => 2,
+            _ => today.code,
+        }
+    };
+    let summer = (latitude >= 0.0) == (4..=9).contains(&local_now.month());
+    let daylight = if summer { 6..21 } else { 7..17 };
+    let is_day = |t: f64| {
+        let hour = (t.rem_euclid(24.0)) as u32;
+        u8::from(daylight.contains(&hour))
+    };
+    let since_midnight = |at: chrono::NaiveDateTime| (at - midnight).num_minutes() as f64 / 60.0;
+    let now_hours = since_midnight(local_now);
+    let quarter = local_now.with_second(0).unwrap_or(local_now);
+    let quarter = quarter
+        .with_minute(quarter.minute() - quarter.minute() % 15)
+        .unwrap_or(quarter);
+    let first_hour = local_now.hour() as f64;
+    let hours: Vec<f64> = (0..48).map(|h| first_hour + f64::from(h)).collect();
+    let label = |t: f64| {
+        (midnight + chrono::Duration::minutes((t * 60.0) as i64))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let Some(object) = value.as_object_mut() else {
+        return value;
+    };
+    if let Some(current) = object.get_mut("current").and_then(Value::as_object_mut) {
+        let now_temperature = temperature(now_hours);
+        let fields = [
+            (
+                "time",
+                Value::from(quarter.format("%Y-%m-%dT%H:%M").to_string()),
+            ),
+            ("temperature_2m", Value::from(one_decimal(now_temperature))),
+            (
+                "apparent_temperature",
+                Value::from(one_decimal(now_temperature - 3.3)),
+            ),
+            ("weather_code", Value::from(sky(first_hour))),
+            ("is_day", Value::from(is_day(now_hours))),
+        ];
+        for (name, field) in fields {
+            current.insert(name.to_owned(), field);
+        }
     }
-    adjust(&mut value, "/current/temperature_2m", |t| t + shift);
-    adjust(&mut value, "/current/apparent_temperature", |t| t + shift);
-    let today = now.date_naive();
-    if let Some(days) = value.pointer_mut("/daily/time") {
-        *days = (0..5)
-            .map(|d| Value::from((today + chrono::Days::new(d)).to_string()))
-            .collect();
-    }
-    for day in 0..5 {
-        adjust(
-            &mut value,
-            &format!("/daily/temperature_2m_max/{day}"),
-            |t| t + shift,
-        );
-        adjust(
-            &mut value,
-            &format!("/daily/temperature_2m_min/{day}"),
-            |t| t + shift,
-        );
+    let today = local_now.date();
+    let days: Vec<DemoDay> = (0..5).map(day).collect();
+    let fields = [
+        ("utc_offset_seconds", Value::from(offset_hours * 3600)),
+        (
+            "timezone",
+            Value::from(format!("Etc/GMT{:+}", -offset_hours)),
+        ),
+        (
+            "hourly_units",
+            serde_json::json!({
+                "time": "iso8601", "temperature_2m": "°C", "precipitation_probability": "%",
+                "weather_code": "wmo code", "is_day": ""
+            }),
+        ),
+        (
+            "hourly",
+            serde_json::json!({
+                "time": hours.iter().map(|&t| label(t)).collect::<Vec<_>>(),
+                "temperature_2m": hours.iter().map(|&t| one_decimal(temperature(t))).collect::<Vec<_>>(),
+                "precipitation_probability": hours.iter().map(|&t| rain(t)).collect::<Vec<_>>(),
+                "weather_code": hours.iter().map(|&t| sky(t)).collect::<Vec<_>>(),
+                "is_day": hours.iter().map(|&t| is_day(t)).collect::<Vec<_>>(),
+            }),
+        ),
+        (
+            "daily",
+            serde_json::json!({
+                "time": (0..5).map(|d| (today + chrono::Days::new(d)).to_string()).collect::<Vec<_>>(),
+                "weather_code": days.iter().map(|d| d.code).collect::<Vec<_>>(),
+                "temperature_2m_max": days.iter().map(|d| one_decimal(d.high)).collect::<Vec<_>>(),
+                "temperature_2m_min": days.iter().map(|d| one_decimal(d.low)).collect::<Vec<_>>(),
+                "precipitation_probability_max": days.iter().map(|d| d.rain).collect::<Vec<_>>(),
+            }),
+        ),
+    ];
+    for (name, field) in fields {
+        object.insert(name.to_owned(), field);
     }
     value
 }
@@ -409,7 +555,11 @@ pub async fn start() -> std::io::Result<DemoUpstream> {
         .route(
             "/v1/forecast",
             get(|Query(point): Query<Point>| async move {
-                json(&forecast(Utc::now(), point.latitude.unwrap_or(45.0)))
+                json(&forecast(
+                    Utc::now(),
+                    point.latitude.unwrap_or(45.0),
+                    point.longitude.unwrap_or(0.0),
+                ))
             }),
         )
         .route(
@@ -559,15 +709,59 @@ mod tests {
     #[test]
     fn the_recorded_forecast_is_moved_to_today() {
         let now = at("2026-12-24T15:20:00Z");
-        let body = forecast(now, 44.6).to_string();
+        let body = forecast(now, 44.6, -67.2).to_string();
         let channel = ChannelId::new("weather").unwrap();
         let cell = crate::protocol::ItemKey::new("44.6,-67.2").unwrap();
         let report = parse_forecast(body.as_bytes(), &channel, &cell).unwrap();
         assert_eq!(report.observed, at("2026-12-24T15:15:00Z"));
+        // Port Tiding keeps time four hours behind UTC.
+        assert_eq!(report.utc_offset_seconds, Some(-4 * 3600));
         assert_eq!(report.daily[0].date.to_string(), "2026-12-24");
         assert_eq!(report.daily.len(), 5);
-        let tropical = forecast(now, 10.0);
+        let tropical = forecast(now, 10.0, -67.2);
         assert!(tropical["current"]["temperature_2m"].as_f64() > Some(15.0));
+        // Another place's days differ, so two places never show one forecast.
+        let elsewhere = forecast(now, 52.1, 11.6);
+        assert_ne!(
+            elsewhere["daily"]["weather_code"],
+            forecast(now, 44.6, -67.2)["daily"]["weather_code"]
+        );
+    }
+
+    #[test]
+    fn the_demo_hours_follow_the_days() {
+        let now = at("2026-12-24T15:20:00Z");
+        let body = forecast(now, 44.6, -67.2).to_string();
+        let channel = ChannelId::new("weather").unwrap();
+        let cell = crate::protocol::ItemKey::new("44.6,-67.2").unwrap();
+        let report = parse_forecast(body.as_bytes(), &channel, &cell).unwrap();
+        assert_eq!(report.hourly.len(), 48);
+        assert_eq!(report.hourly[0].time, at("2026-12-24T15:00:00Z"));
+        // Today's remaining hours stay within today's low and high (plus a little wiggle),
+        // and the current temperature is the curve's.
+        let today = &report.daily[0];
+        for hour in report.hourly.iter().take(12) {
+            assert!(hour.temperature <= today.high.max(report.daily[1].high) + 0.5);
+            assert!(hour.temperature >= today.low.min(report.daily[1].low) - 0.5);
+        }
+        assert!((report.current.temperature - report.hourly[0].temperature).abs() < 1.5);
+        // The chance of rain peaks at the day's highest chance, never above it.
+        let tomorrow = report.daily[1].date;
+        let offset = chrono::Duration::hours(-4);
+        let peak = report
+            .hourly
+            .iter()
+            .filter(|h| (h.time + offset).date_naive() == tomorrow)
+            .filter_map(|h| h.precipitation_chance_percent)
+            .fold(0.0, f64::max);
+        let max = report.daily[1].precipitation_chance_percent.unwrap();
+        assert!(peak <= max && peak >= max - 10.0, "{peak} vs {max}");
+        // 11:20 in Port Tiding is day; 23:00 is night.
+        assert!(report.current.is_day);
+        assert!(
+            report.hourly[9].condition.icon.ends_with("-night")
+                || report.hourly[9].condition.code >= 3
+        );
     }
 
     #[test]

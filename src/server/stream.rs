@@ -19,8 +19,8 @@ use super::error::ApiError;
 use super::hub::{Push, SubscribeError, Subscription};
 use super::log::{LoggedEvent, ReplayStart, Selection};
 use crate::protocol::{
-    ChannelId, Event, EventId, Gap, ItemKey, Live, event_frame, id_only_frame, retry_field,
-    unnumbered_frame,
+    ChannelId, Event, EventId, Gap, ItemKey, Live, MAX_WEATHER_CELLS, event_frame, id_only_frame,
+    retry_field, unnumbered_frame,
 };
 
 /// Events read from the log per replay page.
@@ -31,7 +31,7 @@ const REPLAY_PAGE: usize = 500;
 pub struct StreamQuery {
     /// Comma-separated channel ids; all channels when absent or empty.
     pub channels: Option<String>,
-    /// `LAT,LON` of the subscriber's weather cell.
+    /// `LAT,LON` of each of the subscriber's weather places, separated by `;`.
     pub weather: Option<String>,
     /// Resume point for clients that cannot set the `Last-Event-ID` header.
     pub last_event_id: Option<String>,
@@ -52,12 +52,35 @@ pub fn weather_cell(text: &str) -> Result<ItemKey, ApiError> {
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
         return Err(bad());
     }
-    let round = |value: f64| {
-        let rounded = (value * 10.0).round() / 10.0;
-        // Avoid "-0.0".
-        if rounded == 0.0 { 0.0 } else { rounded }
-    };
-    ItemKey::new(format!("{:.1},{:.1}", round(lat), round(lon))).map_err(|_| bad())
+    ItemKey::new(crate::protocol::weather_cell(lat, lon)).map_err(|_| bad())
+}
+
+/// The cells of a `weather` parameter: `LAT,LON` pairs separated by `;`, each rounded to its
+/// cell, duplicates collapsed, in the order given. Empty entries are ignored; more than
+/// [`MAX_WEATHER_CELLS`] places is an error.
+pub fn weather_cells(text: &str) -> Result<Vec<ItemKey>, ApiError> {
+    let places: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if places.len() > MAX_WEATHER_CELLS {
+        return Err(ApiError::BadRequest {
+            code: "invalid_parameter",
+            message: format!(
+                "weather names {} places; a stream may follow at most {MAX_WEATHER_CELLS}",
+                places.len()
+            ),
+        });
+    }
+    let mut cells = Vec::with_capacity(places.len());
+    for place in places {
+        let cell = weather_cell(place)?;
+        if !cells.contains(&cell) {
+            cells.push(cell);
+        }
+    }
+    Ok(cells)
 }
 
 /// Where the stream starts.
@@ -136,10 +159,7 @@ pub fn open(
             (channels, false)
         }
     };
-    let cells = match query.weather.as_deref() {
-        Some(text) if !text.trim().is_empty() => vec![weather_cell(text)?],
-        _ => Vec::new(),
-    };
+    let cells = weather_cells(query.weather.as_deref().unwrap_or_default())?;
     let start = match last_event_id_header
         .or(query.last_event_id.as_deref())
         .map(str::trim)
@@ -402,5 +422,30 @@ mod tests {
         for bad in ["", "52", "x,1", "91,0", "0,181", "NaN,1"] {
             assert!(weather_cell(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn several_places_are_cells_in_order_without_duplicates() {
+        let cells = |text: &str| -> Vec<String> {
+            weather_cells(text)
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect()
+        };
+        assert!(cells("").is_empty());
+        assert!(cells(" ; ").is_empty());
+        assert_eq!(cells("52.52,13.40"), ["52.5,13.4"]);
+        assert_eq!(
+            cells("52.52,13.40; 39.0997,-94.5786;52.48,13.36;"),
+            ["52.5,13.4", "39.1,-94.6"]
+        );
+        // Eight places at most, counted as given.
+        let eight = ["1,1"; 8].join(";");
+        assert_eq!(cells(&eight), ["1.0,1.0"]);
+        let nine = ["1,1"; 9].join(";");
+        let error = weather_cells(&nine).unwrap_err().to_string();
+        assert!(error.contains("at most 8"), "{error}");
+        assert!(weather_cells("52.5,13.4;berlin").is_err());
     }
 }

@@ -336,3 +336,52 @@ fn expired_entries_are_removed_locally() {
     );
     assert_eq!(titles(&store, "w"), ["News"]);
 }
+
+#[test]
+fn one_hazard_over_several_places_is_one_alert() {
+    use crate::protocol::{Alert, AlertStatus, ChannelId, Event, ItemKey, Severity};
+    let at = chrono::Utc::now();
+    let alert = |key: &str, severity| {
+        Event::Alert(Alert {
+            channel: ChannelId::new("alerts").unwrap(),
+            key: ItemKey::new(key).unwrap(),
+            status: AlertStatus::Active,
+            severity,
+            title: "Gale Warning".to_owned(),
+            event: None,
+            body: None,
+            instruction: None,
+            area: None,
+            link: None,
+            source: None,
+            onset: None,
+            published: at,
+            updated: at,
+            expires: None,
+        })
+    };
+    let mut store = Store::default();
+    for event in [
+        alert("@44.6,-67.2:nws:XDMO.GL.W.0100", Severity::Warning),
+        alert("@44.7,-67.0:nws:XDMO.GL.W.0100", Severity::Warning),
+        alert("@44.6,-67.2:nws:XDMO.SC.Y.0007", Severity::Notice),
+        alert("fire-drill", Severity::Warning),
+    ] {
+        let _ = store.apply(None, event);
+    }
+    assert_eq!(store.alerts().len(), 4);
+    let keys: Vec<&str> = store
+        .distinct_alerts()
+        .iter()
+        .map(|a| a.alert.key.as_str())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.contains(&"fire-drill"));
+    let channel = store.channel(&ChannelId::new("alerts").unwrap()).unwrap();
+    assert_eq!(channel.distinct_alerts().len(), 3);
+    assert_eq!(
+        super::hazard_key(&ItemKey::new("@44.6,-67.2:nws:XDMO.GL.W.0100").unwrap()),
+        "nws:XDMO.GL.W.0100"
+    );
+    assert_eq!(super::hazard_key(&ItemKey::new("@odd").unwrap()), "@odd");
+}
