@@ -885,6 +885,89 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// What [`import_file`] did: the report, and whether the line-up file was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// What was added and skipped.
+    pub report: ImportReport,
+    /// The line-up file changed.
+    pub saved: bool,
+}
+
+/// Imports the OPML document `bytes` into the line-up file at `lineup_path` (the built-in
+/// line-up when the file does not exist yet, so the defaults stay), validating the result
+/// before it is written atomically. With `save` false nothing is written (a dry run).
+pub fn import_file(
+    bytes: &[u8],
+    lineup_path: &std::path::Path,
+    save: bool,
+) -> anyhow::Result<Imported> {
+    use anyhow::Context as _;
+    let outline = parse_bytes(bytes)?;
+    let mut lineup = match Lineup::load(lineup_path)? {
+        Some(lineup) => lineup,
+        // Until the file exists the app runs the default line-up: keep it, add to it.
+        None => Lineup::builtin()?,
+    };
+    let report = merge(&mut lineup, &outline);
+    if !report.changed() || !save {
+        return Ok(Imported {
+            report,
+            saved: false,
+        });
+    }
+    crate::config::server::build_channels(
+        lineup.channels.clone(),
+        crate::config::RetentionPolicy::default(),
+    )
+    .context("the line-up would not be valid after the import; nothing was saved")?;
+    lineup
+        .save(lineup_path)
+        .with_context(|| format!("cannot save {}", lineup_path.display()))?;
+    Ok(Imported {
+        report,
+        saved: true,
+    })
+}
+
+/// Writes the line-up at `lineup_path` (or the built-in one) as OPML to `out`; returns how
+/// many channels and feeds the written file holds, counted from the file itself.
+pub fn export_file(
+    lineup_path: &std::path::Path,
+    out: &std::path::Path,
+) -> anyhow::Result<(usize, usize)> {
+    use anyhow::Context as _;
+    let lineup = Lineup::load_or_default(lineup_path)?;
+    let text = export(&lineup);
+    crate::config::lineup::write_atomically(out, text.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let outline = parse(&text)?;
+    let feeds = outline.entries.iter().map(|e| e.children.len()).sum();
+    Ok((outline.entries.len(), feeds))
+}
+
+impl ImportReport {
+    /// The report in one sentence, for a status line.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let feeds = self.added_feeds.len();
+        let skipped = match self.skipped.len() {
+            0 => String::new(),
+            1 => "; 1 entry skipped (already there, or not a feed)".to_owned(),
+            n => format!("; {n} entries skipped (already there, or not feeds)"),
+        };
+        if feeds == 0 {
+            return format!("Nothing new to import{skipped}.");
+        }
+        let channels = match self.added_channels.len() {
+            0 => String::new(),
+            1 => ", in 1 new channel".to_owned(),
+            n => format!(", in {n} new channels"),
+        };
+        format!("Imported {}{channels}{skipped}.", plural(feeds, "feed"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -527,7 +527,6 @@ fn lineup_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 fn opml_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    use tidings::config::lineup::Lineup;
     let bytes = if args.file == Path::new("-") {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -537,29 +536,15 @@ fn opml_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
     };
-    let outline = tidings::opml::parse_bytes(&bytes)
-        .with_context(|| format!("cannot import {}", args.file.display()))?;
     let path = lineup_path(args.into)?;
-    let mut lineup = match Lineup::load(&path)? {
-        Some(lineup) => lineup,
-        // Until the file exists the app runs the default line-up: keep it, add to it.
-        None => Lineup::builtin()?,
-    };
-    let report = tidings::opml::merge(&mut lineup, &outline);
-    print!("{report}");
-    if !report.changed() {
+    let imported = tidings::opml::import_file(&bytes, &path, !args.dry_run)
+        .with_context(|| format!("cannot import {}", args.file.display()))?;
+    print!("{}", imported.report);
+    if !imported.report.changed() {
         println!("Your channels are unchanged: {}", path.display());
     } else if args.dry_run {
         println!("Dry run: nothing saved to {}", path.display());
     } else {
-        tidings::config::server::build_channels(
-            lineup.channels.clone(),
-            tidings::config::RetentionPolicy::default(),
-        )
-        .context("the line-up would not be valid after the import; nothing was saved")?;
-        lineup
-            .save(&path)
-            .with_context(|| format!("cannot save {}", path.display()))?;
         println!(
             "Saved; a running Tidings shows the new feeds within seconds: {}",
             path.display()
@@ -569,24 +554,18 @@ fn opml_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn opml_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    use tidings::config::lineup::{Lineup, write_atomically};
+    use tidings::config::lineup::Lineup;
     let path = lineup_path(args.from)?;
-    let lineup = Lineup::load_or_default(&path)?;
-    let text = tidings::opml::export(&lineup);
     match args.out {
         Some(out) => {
-            write_atomically(&out, text.as_bytes())
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            // Counted from the file itself, so the line says what another reader will see.
-            let outline = tidings::opml::parse(&text)?;
-            let feeds: usize = outline.entries.iter().map(|e| e.children.len()).sum();
+            let (channels, feeds) = tidings::opml::export_file(&path, &out)?;
             println!(
-                "Exported {} channels with {feeds} feeds to {}",
-                outline.entries.len(),
+                "Exported {channels} channels with {feeds} feeds to {}",
                 out.display()
             );
         }
         None => {
+            let text = tidings::opml::export(&Lineup::load_or_default(&path)?);
             let mut stdout = std::io::stdout().lock();
             stdout
                 .write_all(text.as_bytes())

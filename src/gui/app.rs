@@ -134,6 +134,8 @@ pub struct TidingsApp {
     embedded: Option<Embedded>,
     /// The channel-management API of the built-in server, while it runs.
     admin: Option<crate::client::admin::AdminClient>,
+    /// The built-in server's line-up file (what OPML import and export read and write).
+    lineup_file: Option<PathBuf>,
     settings_file: Option<SettingsFile>,
     palette: Palette,
     strip: Ticker,
@@ -217,6 +219,7 @@ impl TidingsApp {
             link: None,
             embedded: None,
             admin: None,
+            lineup_file: None,
             settings_file,
             palette,
             strip: Ticker::default(),
@@ -358,7 +361,7 @@ impl TidingsApp {
             .join(crate::config::lineup::LINEUP_FILE);
         let admin_token = random_token()?;
         let token = admin_token.clone();
-        let (url, shutdown, task, upstream) = self.runtime.block_on(async move {
+        let (url, shutdown, task, upstream, lineup_file) = self.runtime.block_on(async move {
             let mut config = crate::config::ServerConfig::embedded(data_dir, lineup_file, &token)?;
             let upstream = if demo {
                 let upstream = crate::server::demo::start().await?;
@@ -367,6 +370,7 @@ impl TidingsApp {
             } else {
                 None
             };
+            let lineup_file = config.channels_file.clone();
             let listener = crate::server::bind(config.listen)
                 .context("cannot open a loopback port for the built-in server")?;
             let address = listener.local_addr()?;
@@ -374,8 +378,9 @@ impl TidingsApp {
             let task = tokio::spawn(crate::server::serve(config, listener, async move {
                 let _ = rx.await;
             }));
-            anyhow::Ok((format!("http://{address}"), tx, task, upstream))
+            anyhow::Ok((format!("http://{address}"), tx, task, upstream, lineup_file))
         })?;
+        self.lineup_file = lineup_file;
         tracing::info!(%url, demo, "built-in server running");
         let servers = ServerList::parse(&url)?;
         self.admin = Some(crate::client::admin::AdminClient::new(
@@ -395,6 +400,7 @@ impl TidingsApp {
 
     fn stop_embedded(&mut self) {
         self.admin = None;
+        self.lineup_file = None;
         self.model.view.lineup = super::lineup::LineupPanel::default();
         if let Some(mut embedded) = self.embedded.take() {
             if let Some(tx) = embedded.shutdown.take() {
@@ -862,8 +868,9 @@ impl TidingsApp {
         self.schedule_dump();
         let inbox = self.inbox_tx.clone();
         let ctx = self.ctx.clone();
+        let lineup_file = self.lineup_file.clone();
         self.runtime.spawn(async move {
-            let reply = super::lineup::run(&admin, request).await;
+            let reply = super::lineup::run(&admin, lineup_file, request).await;
             let _ = inbox.send(Inbox::Lineup(Box::new(reply)));
             ctx.request_repaint_of(ViewportId::ROOT);
         });

@@ -133,6 +133,10 @@ pub enum LineupRequest {
     },
     /// Remove a channel.
     RemoveChannel(String),
+    /// Import another reader's OPML file into the line-up.
+    ImportOpml(std::path::PathBuf),
+    /// Write the line-up as OPML to this file.
+    ExportOpml(std::path::PathBuf),
 }
 
 /// What a request came back with.
@@ -201,6 +205,10 @@ pub struct LineupPanel {
     pub confirm: Option<Confirm>,
     /// Where the keyboard goes next.
     pub focus: Option<Focus>,
+    /// The OPML file to import.
+    pub import_path: String,
+    /// Where to export OPML.
+    pub export_path: String,
 }
 
 impl LineupPanel {
@@ -355,9 +363,59 @@ impl LineupPanel {
     }
 }
 
-/// Carries out `request` against the server and reads the line-up again after a change.
-pub async fn run(admin: &AdminClient, request: LineupRequest) -> LineupReply {
-    let outcome = perform(admin, &request).await;
+/// Carries out `request` against the server (or, for OPML, on the line-up file the server
+/// follows) and reads the line-up again after a change.
+pub async fn run(
+    admin: &AdminClient,
+    lineup_file: Option<std::path::PathBuf>,
+    request: LineupRequest,
+) -> LineupReply {
+    let outcome = match (&request, lineup_file) {
+        (LineupRequest::ImportOpml(_) | LineupRequest::ExportOpml(_), None) => Err(
+            "OPML goes in and out of the built-in server's line-up, which is not running."
+                .to_owned(),
+        ),
+        (LineupRequest::ImportOpml(file), Some(lineup)) => {
+            let file = file.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let bytes = std::fs::read(&file)
+                    .map_err(|e| format!("Cannot read {}: {e}.", file.display()))?;
+                crate::opml::import_file(&bytes, &lineup, true).map_err(|e| format!("{e:#}."))
+            })
+            .await;
+            match done {
+                Ok(Ok(imported)) => {
+                    // The server re-reads the file within seconds; the line-up read below may
+                    // still be the old one, so wait for it.
+                    if imported.saved {
+                        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+                    }
+                    Ok(Outcome::Done(imported.report.summary()))
+                }
+                Ok(Err(why)) => Err(why),
+                Err(_) => Err("The import stopped.".to_owned()),
+            }
+        }
+        (LineupRequest::ExportOpml(out), Some(lineup)) => {
+            let out = out.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                crate::opml::export_file(&lineup, &out)
+                    .map(|(channels, feeds)| {
+                        format!(
+                            "Exported {channels} channels with {feeds} feeds to {}.",
+                            out.display()
+                        )
+                    })
+                    .map_err(|e| format!("{e:#}."))
+            })
+            .await;
+            match done {
+                Ok(result) => result.map(Outcome::Done),
+                Err(_) => Err("The export stopped.".to_owned()),
+            }
+        }
+        _ => perform(admin, &request).await,
+    };
     let lineup = match (&request, &outcome) {
         // A preview changes nothing; a refresh is the read itself.
         (LineupRequest::Preview(_), _) => None,
@@ -449,6 +507,10 @@ async fn perform(admin: &AdminClient, request: &LineupRequest) -> Result<Outcome
                 .await
                 .map_err(|e| sentence(&e))?;
             said("Removed the channel and its stories.".to_owned())
+        }
+        // Done on the line-up file, in [`run`].
+        LineupRequest::ImportOpml(_) | LineupRequest::ExportOpml(_) => {
+            Err("OPML is read and written by the app, not the server.".to_owned())
         }
     }
 }
@@ -635,6 +697,70 @@ mod tests {
             placed(&ids, "n", &Position::After("gone".into())),
             ["a", "b", "c", "n"]
         );
+    }
+
+    #[tokio::test]
+    async fn opml_goes_into_the_lineup_file_and_comes_back_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let lineup = dir.path().join("channels.toml");
+        let file = dir.path().join("subscriptions.opml");
+        std::fs::write(
+            &file,
+            r#"<?xml version="1.0"?><opml version="2.0"><body>
+               <outline text="Harbour"><outline type="rss" text="Gazette" xmlUrl="https://harbour.example/feed.xml"/></outline>
+               </body></opml>"#,
+        )
+        .unwrap();
+        // Nobody listens there: the line-up read after the change fails, the import does not.
+        let admin = AdminClient::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:9",
+            "token-123456789",
+        );
+        let reply = run(
+            &admin,
+            Some(lineup.clone()),
+            LineupRequest::ImportOpml(file),
+        )
+        .await;
+        assert_eq!(
+            reply.outcome,
+            Ok(Outcome::Done("Imported 1 feed, in 1 new channel.".into()))
+        );
+        let saved = crate::config::lineup::Lineup::load(&lineup)
+            .unwrap()
+            .unwrap();
+        assert!(
+            saved
+                .channel_with_source("https://harbour.example/feed.xml")
+                .is_some()
+        );
+        assert!(saved.channels.len() > 1, "the defaults stay");
+
+        let out = dir.path().join("out.opml");
+        let reply = run(&admin, Some(lineup), LineupRequest::ExportOpml(out.clone())).await;
+        let Ok(Outcome::Done(said)) = reply.outcome else {
+            panic!("{:?}", reply.outcome);
+        };
+        assert!(said.starts_with("Exported "), "{said}");
+        assert!(
+            std::fs::read_to_string(out)
+                .unwrap()
+                .contains("harbour.example/feed.xml")
+        );
+
+        let missing = run(&admin, None, LineupRequest::ImportOpml("x.opml".into())).await;
+        assert!(missing.outcome.is_err());
+        let broken = dir.path().join("broken.opml");
+        std::fs::write(&broken, "<html><body>Sign in</body></html>").unwrap();
+        let reply = run(
+            &admin,
+            Some(dir.path().join("c.toml")),
+            LineupRequest::ImportOpml(broken),
+        )
+        .await;
+        let Err(why) = reply.outcome else { panic!() };
+        assert!(why.contains("not an OPML file"), "{why}");
     }
 
     #[test]

@@ -60,7 +60,88 @@ pub fn add_feed_section(
     }
     add_section(ui, panel, palette, now, effects);
     status_line(ui, panel, palette);
+    opml_section(ui, panel, palette, effects);
     true
+}
+
+/// Import from another reader, export for one.
+fn opml_section(
+    ui: &mut Ui,
+    panel: &mut LineupPanel,
+    palette: &Palette,
+    effects: &mut Vec<Effect>,
+) {
+    section(ui, "Move from another reader");
+    hint(
+        ui,
+        palette,
+        "Export an OPML file from NetNewsWire, Feedly, Inoreader, Miniflux or Thunderbird and \
+         import it here: each folder becomes a channel, feeds you have already are skipped.",
+    );
+    ui.add_space(GAP / 2.0);
+    if panel.export_path.is_empty() {
+        panel.export_path = default_export_path();
+    }
+    egui::Grid::new("opml-grid")
+        .num_columns(3)
+        .spacing([GAP, GAP])
+        .show(ui, |ui| {
+            ui.label("Import");
+            let field = ui.add(
+                egui::TextEdit::singleline(&mut panel.import_path)
+                    .hint_text("~/Downloads/subscriptions.opml")
+                    .desired_width(300.0),
+            );
+            field.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::TextInput, true, "OPML file to import")
+            });
+            let ready = !panel.import_path.trim().is_empty() && !panel.busy;
+            if ui
+                .add_enabled(ready, egui::Button::new("Import OPML"))
+                .clicked()
+            {
+                let path = expand_home(panel.import_path.trim());
+                ask(panel, effects, LineupRequest::ImportOpml(path));
+            }
+            ui.end_row();
+            ui.label("Export");
+            let field =
+                ui.add(egui::TextEdit::singleline(&mut panel.export_path).desired_width(300.0));
+            field.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::TextInput, true, "OPML file to write")
+            });
+            let ready = !panel.export_path.trim().is_empty() && !panel.busy;
+            if ui
+                .add_enabled(ready, egui::Button::new("Export OPML"))
+                .clicked()
+            {
+                let path = expand_home(panel.export_path.trim());
+                ask(panel, effects, LineupRequest::ExportOpml(path));
+            }
+            ui.end_row();
+        });
+}
+
+/// `~/Documents/Tidings subscriptions.opml` (or the home directory when there is no
+/// documents folder).
+fn default_export_path() -> String {
+    let dirs = directories::UserDirs::new();
+    let dir = dirs
+        .as_ref()
+        .and_then(|d| d.document_dir().map(std::path::Path::to_owned))
+        .or_else(|| dirs.as_ref().map(|d| d.home_dir().to_owned()));
+    dir.map_or_else(
+        || "Tidings subscriptions.opml".to_owned(),
+        |dir| dir.join("Tidings subscriptions.opml").display().to_string(),
+    )
+}
+
+/// A typed path with a leading `~` meaning the home directory.
+fn expand_home(text: &str) -> std::path::PathBuf {
+    match (text.strip_prefix("~/"), directories::UserDirs::new()) {
+        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
+        _ => std::path::PathBuf::from(text),
+    }
 }
 
 /// "Feeds of your channels", at the end of the Channels page.
