@@ -173,6 +173,11 @@ impl TidingsApp {
         runtime: tokio::runtime::Handle,
     ) -> anyhow::Result<Self> {
         let settings_file = options.settings_file.clone();
+        // No settings file yet: this person has never run Tidings here.
+        let first_run = options.mode == Mode::Normal
+            && settings_file
+                .as_ref()
+                .is_some_and(|file| !file.path().exists());
         let loaded = settings_file
             .as_ref()
             .map(SettingsFile::load)
@@ -200,6 +205,9 @@ impl TidingsApp {
         let ui_state = UiState::load();
         let mut model = Model::new(Arc::default(), settings.clone());
         model.notice = loaded.warning;
+        if first_run {
+            model.view.welcome = Some(super::welcome::Welcome::new(&settings));
+        }
         model.view.channel = ui_state
             .channel
             .as_deref()
@@ -857,7 +865,7 @@ impl TidingsApp {
     /// [`Inbox::Lineup`], with the line-up read again after a change.
     fn lineup_request(&mut self, request: super::lineup::LineupRequest) {
         let Some(admin) = self.admin.clone() else {
-            let why = "Channels and feeds of a shared server are set by its admin. Switch to                        the built-in server (General → Server) to keep feeds of your own.";
+            let why = "Channels and feeds of a shared server are set by its admin. Switch to the built-in server (Settings, General, Server) to keep feeds of your own.";
             self.model.view.lineup.received(super::lineup::LineupReply {
                 request,
                 outcome: Err(why.to_owned()),
@@ -982,6 +990,7 @@ impl TidingsApp {
             "hidden": self.hidden,
             "notice": self.model.notice,
             "lineup": self.lineup_dump(),
+            "welcome": self.model.view.welcome.as_ref().map(|w| format!("{:?}", w.step)),
             "weather": self.model.weather().map(|w| serde_json::json!({
                 "place": self.model.settings.first_place().map(|l| l.name.clone()),
                 "temperature": w.current.temperature,

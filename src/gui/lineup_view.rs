@@ -137,7 +137,7 @@ fn default_export_path() -> String {
 }
 
 /// A typed path with a leading `~` meaning the home directory.
-fn expand_home(text: &str) -> std::path::PathBuf {
+pub(super) fn expand_home(text: &str) -> std::path::PathBuf {
     match (text.strip_prefix("~/"), directories::UserDirs::new()) {
         (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
         _ => std::path::PathBuf::from(text),

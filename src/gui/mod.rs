@@ -26,6 +26,7 @@ pub mod thumbnails;
 pub mod ticker;
 pub mod view;
 pub mod weather_view;
+pub mod welcome;
 
 use std::path::PathBuf;
 
@@ -126,3 +127,5 @@ pub fn default_options() -> Options {
 mod lineup_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod welcome_tests;

@@ -386,6 +386,8 @@ pub struct ViewState {
     pub scroll_to_selection: bool,
     /// "Your channels and feeds" in Settings → Channels.
     pub lineup: super::lineup::LineupPanel,
+    /// The first-run welcome, while it is shown.
+    pub welcome: Option<super::welcome::Welcome>,
 }
 
 /// Everything the views read.

@@ -142,6 +142,9 @@ pub fn main_ui(
     if model.view.settings.is_some() {
         super::settings_view::settings_window(ui.ctx(), model, palette, &mut effects);
     }
+    if model.view.welcome.is_some() {
+        super::welcome::welcome_window(ui.ctx(), model, palette, &mut effects);
+    }
     effects
 }
 
@@ -150,7 +153,7 @@ fn text_focused(ui: &Ui) -> bool {
 }
 
 fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
-    if model.view.settings.is_some() {
+    if model.view.settings.is_some() || model.view.welcome.is_some() {
         return;
     }
     // Ctrl+N: add a feed (Settings → Channels, the address field ready for typing).
