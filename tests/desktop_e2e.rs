@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::app::App;
 use common::session::{Dunst, NotifyMonitor, SessionBus, TrayPanel, field};
-use common::xvfb::Xvfb;
+use common::xvfb::{Xvfb, xdotool};
 use common::*;
 use serde_json::{Value, json};
 
@@ -334,15 +334,6 @@ async fn the_tray_shows_state_acts_on_the_app_and_keeps_it_running() {
         assert!(started.elapsed() < WAIT, "Quit did not end the app");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn xdotool(display: &str, args: &[&str]) {
-    let status = std::process::Command::new("xdotool")
-        .args(args)
-        .env("DISPLAY", display)
-        .status()
-        .expect("xdotool is needed here (scripts/test.sh installs it)");
-    assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use common::app::App;
-use common::xvfb::Xvfb;
+use common::xvfb::{Xvfb, xdotool};
 use serde_json::Value;
 
 const STORIES: [&str; 3] = [
@@ -69,15 +69,6 @@ async fn website() -> String {
         );
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
-}
-
-fn xdotool(display: &str, args: &[&str]) {
-    let status = std::process::Command::new("xdotool")
-        .args(args)
-        .env("DISPLAY", display)
-        .status()
-        .expect("xdotool is needed here (scripts/test.sh installs it)");
-    assert!(status.success(), "xdotool {args:?}");
 }
 
 /// Gives the main window the keyboard (no window manager runs here to do it), once it is

@@ -12,18 +12,11 @@ use egui_kittest::kittest::Queryable as _;
 use super::lineup::{LineupReply, LineupRequest, Manage, Outcome, Position};
 use super::model::{Effect, Model, SettingsDraft, SettingsTab};
 use super::settings::{Settings, ThemeChoice};
-use super::theme::Palette;
-use super::view::main_ui;
+use super::test_support::{self, App};
 use crate::client::store::Store;
 use crate::protocol::{
     ChannelKind, DiscoveredFeed, LineupChannel, LineupResponse, LineupSource, Preview, PreviewItem,
 };
-
-struct App {
-    model: Model,
-    palette: Palette,
-    effects: Vec<Effect>,
-}
 
 fn lineup() -> LineupResponse {
     let channel = |id: &str, title: &str, kind: ChannelKind, feeds: &[&str]| LineupChannel {
@@ -68,22 +61,7 @@ fn harness() -> Harness<'static, App> {
     draft.tab = SettingsTab::Channels;
     model.view.settings = Some(draft);
     model.view.lineup.manage = Manage::Ready(lineup());
-    let app = App {
-        model,
-        palette: Palette::of(ThemeChoice::Dark),
-        effects: Vec::new(),
-    };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 1400.0))
-        .build_ui_state(
-            |ui, app: &mut App| {
-                let effects = main_ui(ui, &mut app.model, &app.palette, None);
-                app.effects.extend(effects);
-            },
-            app,
-        );
-    harness.run_steps(2);
-    harness
+    test_support::harness(model, ThemeChoice::Dark, egui::vec2(1280.0, 1400.0))
 }
 
 fn requests(harness: &mut Harness<'static, App>) -> Vec<LineupRequest> {

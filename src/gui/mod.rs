@@ -126,6 +126,8 @@ pub fn default_options() -> Options {
 #[cfg(test)]
 mod lineup_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod welcome_tests;

@@ -90,6 +90,50 @@ pub fn settings_window(
     }
 }
 
+/// The state of a place search, and its results as buttons; returns the place clicked.
+pub(super) fn place_results(
+    ui: &mut Ui,
+    search: &PlaceSearch,
+    palette: &Palette,
+    enabled: bool,
+) -> Option<crate::protocol::Place> {
+    match search {
+        PlaceSearch::Idle => None,
+        PlaceSearch::Searching => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Searching…");
+            });
+            None
+        }
+        PlaceSearch::Failed(error) => {
+            ui.label(RichText::new(error).color(palette.bad));
+            None
+        }
+        PlaceSearch::Found(found) if found.is_empty() => {
+            ui.label(RichText::new("No place of that name").color(palette.text_weak));
+            None
+        }
+        PlaceSearch::Found(found) => {
+            let mut chosen = None;
+            for place in found {
+                let mut label = place.label();
+                if let Some(population) = place.population {
+                    label.push_str(&format!("  ({} people)", format::thousands(population)));
+                }
+                if ui
+                    .add_enabled(enabled, egui::Button::selectable(false, label))
+                    .on_hover_text("Add to the places")
+                    .clicked()
+                {
+                    chosen = Some(place.clone());
+                }
+            }
+            chosen
+        }
+    }
+}
+
 /// A section heading.
 pub(super) fn section(ui: &mut Ui, title: &str) {
     ui.add_space(GAP);
@@ -219,39 +263,11 @@ fn places_section(
             }
         });
     });
-    match &model.view.places {
-        PlaceSearch::Idle => {}
-        PlaceSearch::Searching => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Searching…");
-            });
-        }
-        PlaceSearch::Failed(error) => {
-            ui.label(RichText::new(error).color(palette.bad));
-        }
-        PlaceSearch::Found(found) if found.is_empty() => {
-            ui.label(RichText::new("No place of that name").color(palette.text_weak));
-        }
-        PlaceSearch::Found(found) => {
-            let found = found.clone();
-            for place in &found {
-                let mut label = place.label();
-                if let Some(population) = place.population {
-                    label.push_str(&format!("  ({} people)", format::thousands(population)));
-                }
-                if ui
-                    .add_enabled(!full, egui::Button::selectable(false, label))
-                    .on_hover_text("Add to the places")
-                    .clicked()
-                {
-                    draft.add_place(place);
-                    if draft.place_note.is_none() {
-                        model.view.places = PlaceSearch::Idle;
-                        draft.place_query.clear();
-                    }
-                }
-            }
+    if let Some(place) = place_results(ui, &model.view.places, palette, !full) {
+        draft.add_place(&place);
+        if draft.place_note.is_none() {
+            model.view.places = PlaceSearch::Idle;
+            draft.place_query.clear();
         }
     }
     ui.add_enabled_ui(!full, |ui| {

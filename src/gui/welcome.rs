@@ -7,7 +7,7 @@ use egui::{Align, Layout, RichText, Ui};
 use super::lineup::LineupRequest;
 use super::model::{Effect, Model, PlaceSearch, SettingsDraft};
 use super::settings::Settings;
-use super::settings_view::hint;
+use super::settings_view::{hint, place_results};
 use super::theme::{GAP, Palette, channel_colour, size};
 
 /// The steps, in order.
@@ -169,34 +169,11 @@ fn place_step(
             effects.push(Effect::SearchPlaces(query));
         }
     });
-    match &model.view.places {
-        PlaceSearch::Idle => {}
-        PlaceSearch::Searching => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Searching…");
-            });
-        }
-        PlaceSearch::Failed(why) => {
-            ui.label(RichText::new(why).color(palette.bad));
-        }
-        PlaceSearch::Found(found) if found.is_empty() => {
-            ui.label(RichText::new("No place of that name.").color(palette.text_weak));
-        }
-        PlaceSearch::Found(found) => {
-            let found = found.clone();
-            for place in found.iter().take(6) {
-                if ui
-                    .add(egui::Button::selectable(false, place.label()))
-                    .clicked()
-                {
-                    draft.settings.locations.clear();
-                    draft.add_place(place);
-                    model.view.places = PlaceSearch::Idle;
-                    draft.place_query.clear();
-                }
-            }
-        }
+    if let Some(place) = place_results(ui, &model.view.places, palette, true) {
+        draft.settings.locations.clear();
+        draft.add_place(&place);
+        model.view.places = PlaceSearch::Idle;
+        draft.place_query.clear();
     }
     ui.add_space(GAP / 2.0);
     match draft.settings.locations.first() {

@@ -9,17 +9,10 @@ use egui_kittest::kittest::Queryable as _;
 
 use super::model::{Effect, Model, PlaceSearch};
 use super::settings::{Settings, ThemeChoice};
-use super::theme::Palette;
-use super::view::main_ui;
+use super::test_support::{self, App};
 use super::welcome::Welcome;
 use crate::client::store::Store;
 use crate::protocol::{ChannelId, ChannelInfo, ChannelKind, Event, Health, Place};
-
-struct App {
-    model: Model,
-    palette: Palette,
-    effects: Vec<Effect>,
-}
 
 fn store() -> Arc<Store> {
     let mut store = Store::default();
@@ -44,22 +37,7 @@ fn store() -> Arc<Store> {
 fn harness() -> Harness<'static, App> {
     let mut model = Model::new(store(), Settings::default());
     model.view.welcome = Some(Welcome::new(&model.settings));
-    let app = App {
-        model,
-        palette: Palette::of(ThemeChoice::Light),
-        effects: Vec::new(),
-    };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(
-            |ui, app: &mut App| {
-                let effects = main_ui(ui, &mut app.model, &app.palette, None);
-                app.effects.extend(effects);
-            },
-            app,
-        );
-    harness.run_steps(2);
-    harness
+    test_support::harness(model, ThemeChoice::Light, egui::vec2(1280.0, 800.0))
 }
 
 fn applied(harness: &mut Harness<'static, App>) -> Option<Settings> {

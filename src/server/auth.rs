@@ -31,21 +31,26 @@ fn presented(headers: &HeaderMap) -> Option<&[u8]> {
         .then(|| rest.trim_ascii())
 }
 
-/// Finds the configured token the request carries and checks it may publish to `channel`.
-/// Every configured token is compared, so timing does not reveal which one matched.
-pub fn authorize<'a>(
-    tokens: &'a [TokenConfig],
-    headers: &HeaderMap,
-    channel: &ChannelId,
-) -> Result<&'a TokenConfig, ApiError> {
-    let presented = presented(headers).ok_or(ApiError::Unauthorized)?;
+/// The configured token whose secret the request presents, if any. Every configured token is
+/// compared, so timing does not reveal which one matched.
+fn matching<'a>(tokens: &'a [TokenConfig], presented: &[u8]) -> Option<&'a TokenConfig> {
     let mut matched = None;
     for token in tokens {
         if constant_time_eq(token.secret.as_bytes(), presented) && matched.is_none() {
             matched = Some(token);
         }
     }
-    let token = matched.ok_or(ApiError::Unauthorized)?;
+    matched
+}
+
+/// Finds the configured token the request carries and checks it may publish to `channel`.
+pub fn authorize<'a>(
+    tokens: &'a [TokenConfig],
+    headers: &HeaderMap,
+    channel: &ChannelId,
+) -> Result<&'a TokenConfig, ApiError> {
+    let presented = presented(headers).ok_or(ApiError::Unauthorized)?;
+    let token = matching(tokens, presented).ok_or(ApiError::Unauthorized)?;
     if token.allows(channel) {
         Ok(token)
     } else {
@@ -53,20 +58,13 @@ pub fn authorize<'a>(
     }
 }
 
-/// Checks the request carries a token that may manage channels. Every configured token is
-/// compared, so timing does not reveal which one matched.
+/// Checks the request carries a token that may manage channels.
 pub fn authorize_admin<'a>(
     tokens: &'a [TokenConfig],
     headers: &HeaderMap,
 ) -> Result<&'a TokenConfig, ApiError> {
     let presented = presented(headers).ok_or(ApiError::AdminUnauthorized)?;
-    let mut matched = None;
-    for token in tokens {
-        if constant_time_eq(token.secret.as_bytes(), presented) && matched.is_none() {
-            matched = Some(token);
-        }
-    }
-    match matched {
+    match matching(tokens, presented) {
         Some(token) if token.admin => Ok(token),
         Some(_) => Err(ApiError::AdminForbidden),
         None => Err(ApiError::AdminUnauthorized),

@@ -92,3 +92,14 @@ pub fn app_command(binary: &Path, display: &str, home: &Path) -> Command {
         .stderr(Stdio::inherit());
     command
 }
+
+/// Runs `xdotool ARGS` on `display` and checks it worked.
+#[allow(dead_code)] // not every test binary (nor the benches) drives input
+pub fn xdotool(display: &str, args: &[&str]) {
+    let status = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .status()
+        .expect("xdotool is needed here (scripts/test.sh installs it)");
+    assert!(status.success(), "xdotool {args:?}");
+}
