@@ -176,6 +176,14 @@ impl Default for Store {
     }
 }
 
+/// Whether `key` is a feed item's: the server makes those from the feed's URL and the entry's
+/// identity (32 hex digits), the same whichever channel the feed is in, so a story read
+/// before its feed moved to another channel is still read there.
+fn feed_key(key: &ItemKey) -> bool {
+    let key = key.as_str();
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn newer(incoming: Option<EventId>, stored: Option<EventId>) -> bool {
     match (incoming, stored) {
         (Some(incoming), Some(stored)) => incoming > stored,
@@ -352,7 +360,8 @@ impl Store {
     fn apply_item(&mut self, event_id: Option<EventId>, item: Item) -> Vec<Change> {
         let read_before = self
             .read_keys
-            .contains(&(item.channel.clone(), item.key.clone()));
+            .contains(&(item.channel.clone(), item.key.clone()))
+            || (feed_key(&item.key) && self.read_keys.iter().any(|(_, key)| *key == item.key));
         let limit = self.items_per_channel;
         let channel = self.channels.entry(item.channel.clone()).or_default();
         let change = match channel.items.iter().position(|s| s.item.key == item.key) {

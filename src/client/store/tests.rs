@@ -246,6 +246,31 @@ fn channel_info_changes_are_reported_once() {
 }
 
 #[test]
+fn a_story_read_stays_read_when_its_feed_moves_to_another_channel() {
+    let mut store = Store::default();
+    let feed_key = "0123456789abcdef0123456789abcdef";
+    let _ = store.apply(id(1), item("local", feed_key, "Ferry", 1));
+    let _ = store.apply(id(2), item("local", "deploy-1", "Deploy", 1));
+    store.set_read(&ch("local"), &ItemKey::new(feed_key).unwrap(), true);
+    store.set_read(&ch("local"), &ItemKey::new("deploy-1").unwrap(), true);
+    // The feed moves: retracted here, read afresh there.
+    let _ = store.apply(
+        id(3),
+        Event::Retract(Retract {
+            channel: ch("local"),
+            key: ItemKey::new(feed_key).unwrap(),
+            kind: RetractKind::Item,
+            reason: None,
+        }),
+    );
+    let _ = store.apply(id(4), item("sport", feed_key, "Ferry", 1));
+    assert_eq!(store.channel(&ch("sport")).unwrap().unread(), 0);
+    // A publisher's own key means nothing in another channel.
+    let _ = store.apply(id(5), item("sport", "deploy-1", "Deploy", 1));
+    assert_eq!(store.channel(&ch("sport")).unwrap().unread(), 1);
+}
+
+#[test]
 fn a_removed_channel_goes_with_everything_it_held() {
     let mut store = Store::default();
     let info = ChannelInfo {
