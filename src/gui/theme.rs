@@ -66,6 +66,12 @@ pub struct Palette {
     pub caution: Color32,
     /// Errors.
     pub bad: Color32,
+    /// Behind search matches (a marker pen).
+    pub highlight: Color32,
+    /// Text on [`highlight`](Self::highlight).
+    pub on_highlight: Color32,
+    /// A saved story's star.
+    pub star: Color32,
 }
 
 impl Palette {
@@ -91,6 +97,9 @@ impl Palette {
                 good: Color32::from_rgb(0x00, 0x6b, 0x1e),
                 caution: Color32::from_rgb(0x80, 0x4a, 0x00),
                 bad: Color32::from_rgb(0xa0, 0x00, 0x00),
+                highlight: Color32::from_rgb(0xff, 0xff, 0x00),
+                on_highlight: Color32::BLACK,
+                star: Color32::from_rgb(0x9a, 0x6a, 0x00),
             },
             ThemeChoice::Light => Self {
                 dark: false,
@@ -110,6 +119,9 @@ impl Palette {
                 good: Color32::from_rgb(0x17, 0x7a, 0x3c),
                 caution: Color32::from_rgb(0x9a, 0x5b, 0x00),
                 bad: Color32::from_rgb(0xb4, 0x23, 0x18),
+                highlight: Color32::from_rgb(0xff, 0xe2, 0x7a),
+                on_highlight: Color32::from_rgb(0x1a, 0x1d, 0x24),
+                star: Color32::from_rgb(0xb8, 0x78, 0x00),
             },
             ThemeChoice::Dark => Self {
                 dark: true,
@@ -129,6 +141,9 @@ impl Palette {
                 good: Color32::from_rgb(0x5c, 0xd0, 0x8a),
                 caution: Color32::from_rgb(0xf2, 0xb8, 0x4b),
                 bad: Color32::from_rgb(0xff, 0x7a, 0x70),
+                highlight: Color32::from_rgb(0x5e, 0x49, 0x0c),
+                on_highlight: Color32::from_rgb(0xff, 0xf6, 0xdc),
+                star: Color32::from_rgb(0xf5, 0xc0, 0x42),
             },
         }
     }
@@ -289,6 +304,9 @@ mod tests {
                 ("good", p.good, p.panel, 3.0),
                 ("caution", p.caution, p.panel, 3.0),
                 ("bad", p.bad, p.panel, 3.0),
+                ("search match", p.on_highlight, p.highlight, 7.0),
+                ("star", p.star, p.raised, 3.0),
+                ("star on background", p.star, p.background, 3.0),
             ] {
                 let ratio = contrast(fg, bg);
                 assert!(
