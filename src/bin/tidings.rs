@@ -537,7 +537,10 @@ fn saved(command: SavedCommand) -> anyhow::Result<ExitCode> {
         SavedCommand::List => {
             let mut stdout = std::io::stdout().lock();
             for story in stories.iter() {
-                let saved = story.saved_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+                let saved = story
+                    .saved_at
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M");
                 let link = story
                     .item
                     .link
@@ -580,7 +583,11 @@ fn saved(command: SavedCommand) -> anyhow::Result<ExitCode> {
                     eprintln!(
                         "tidings: exported {} saved {} to {}",
                         export.exported,
-                        if export.exported == 1 { "story" } else { "stories" },
+                        if export.exported == 1 {
+                            "story"
+                        } else {
+                            "stories"
+                        },
                         path.display()
                     );
                 }

@@ -14,15 +14,18 @@
 //! `benches/search.rs` measures both on 10,000 items (`docs/benchmarks.md`).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use icu_normalizer::properties::{
     CanonicalCombiningClassMapBorrowed, CanonicalDecompositionBorrowed, Decomposed,
 };
 
+use std::collections::HashMap;
+
 use super::saved::SavedStories;
 use super::store::Store;
-use crate::protocol::{ChannelId, ItemKey};
+use crate::protocol::{ChannelId, EventId, ItemKey};
 
 /// Between the fields of a document's folded text, so no match spans two fields.
 const FIELD_SEPARATOR: char = '\u{1f}';
@@ -170,8 +173,11 @@ pub struct Doc {
     pub kind: Kind,
     /// When it was published (alerts: last updated), for the order of results.
     pub time: DateTime<Utc>,
+    /// Which version of the story was folded: the event that wrote it (saved copies: none)
+    /// and its last update. The same version is not folded again.
+    version: (Option<EventId>, DateTime<Utc>),
     /// Title, summary and the rest, folded, separated by [`FIELD_SEPARATOR`].
-    folded: String,
+    folded: Arc<str>,
 }
 
 /// One result.
@@ -192,56 +198,81 @@ impl SearchIndex {
     /// longer has. Documents are ordered newest first, so results are too.
     #[must_use]
     pub fn build(store: &Store, saved: &SavedStories) -> Self {
-        let mut docs = Vec::new();
+        Self::default().update(store, saved)
+    }
+
+    /// The index of `store` and `saved` again, reusing the folded text of every story whose
+    /// version is unchanged (only new and changed stories are folded: a batch of news costs
+    /// little however much is held).
+    #[must_use]
+    pub fn update(&self, store: &Store, saved: &SavedStories) -> Self {
+        let earlier: HashMap<(&ChannelId, &ItemKey, Kind), &Doc> = self
+            .docs
+            .iter()
+            .map(|doc| ((&doc.channel, &doc.key, doc.kind), doc))
+            .collect();
+        let mut docs = Vec::with_capacity(self.docs.len().max(64));
+        let mut add = |channel: &ChannelId,
+                       key: &ItemKey,
+                       kind: Kind,
+                       time: DateTime<Utc>,
+                       version: (Option<EventId>, DateTime<Utc>),
+                       fields: &[Option<&str>]| {
+            // Without an event id (a server of another kind) a version is not comparable.
+            let reusable = version.0.is_some() || kind == Kind::Saved;
+            let folded = match earlier.get(&(channel, key, kind)) {
+                Some(doc) if reusable && doc.version == version => Arc::clone(&doc.folded),
+                _ => {
+                    let mut folded = String::new();
+                    for field in fields.iter().flatten() {
+                        fold_into(field, &mut folded);
+                        folded.push(FIELD_SEPARATOR);
+                    }
+                    Arc::from(folded)
+                }
+            };
+            docs.push(Doc {
+                channel: channel.clone(),
+                key: key.clone(),
+                kind,
+                time,
+                version,
+                folded,
+            });
+        };
         for (channel, state) in store.channels() {
             for stored in &state.items {
                 let item = &stored.item;
-                let mut folded = String::with_capacity(
-                    item.title.len() + item.body.as_ref().map_or(0, String::len) + 32,
+                add(
+                    channel,
+                    &item.key,
+                    Kind::Item,
+                    item.published,
+                    (stored.event_id, item.updated),
+                    &[
+                        Some(item.title.as_str()),
+                        item.body.as_deref(),
+                        item.source.as_deref(),
+                    ],
                 );
-                for field in [
-                    Some(item.title.as_str()),
-                    item.body.as_deref(),
-                    item.source.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    fold_into(field, &mut folded);
-                    folded.push(FIELD_SEPARATOR);
-                }
-                docs.push(Doc {
-                    channel: channel.clone(),
-                    key: item.key.clone(),
-                    kind: Kind::Item,
-                    time: item.published,
-                    folded,
-                });
             }
             for stored in &state.alerts {
                 let alert = &stored.alert;
-                let mut folded = String::new();
-                for field in [
-                    Some(alert.title.as_str()),
-                    alert.body.as_deref(),
-                    alert.event.as_deref(),
-                    alert.area.as_deref(),
-                    alert.instruction.as_deref(),
-                    alert.source.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    fold_into(field, &mut folded);
-                    folded.push(FIELD_SEPARATOR);
-                }
-                docs.push(Doc {
-                    channel: channel.clone(),
-                    key: alert.key.clone(),
-                    kind: Kind::Alert,
-                    time: alert.updated,
-                    folded,
-                });
+                add(
+                    channel,
+                    &alert.key,
+                    Kind::Alert,
+                    alert.updated,
+                    (stored.event_id, alert.updated),
+                    &[
+                        Some(alert.title.as_str()),
+                        alert.body.as_deref(),
+                        alert.event.as_deref(),
+                        alert.area.as_deref(),
+                        alert.instruction.as_deref(),
+                        alert.source.as_deref(),
+                    ],
+                );
             }
         }
         for story in saved.iter() {
@@ -249,28 +280,20 @@ impl SearchIndex {
             let held = store
                 .channel(&item.channel)
                 .is_some_and(|c| c.items.iter().any(|s| s.item.key == item.key));
-            if held {
-                continue;
+            if !held {
+                add(
+                    &item.channel,
+                    &item.key,
+                    Kind::Saved,
+                    item.published,
+                    (None, item.updated),
+                    &[
+                        Some(item.title.as_str()),
+                        item.body.as_deref(),
+                        item.source.as_deref(),
+                    ],
+                );
             }
-            let mut folded = String::new();
-            for field in [
-                Some(item.title.as_str()),
-                item.body.as_deref(),
-                item.source.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                fold_into(field, &mut folded);
-                folded.push(FIELD_SEPARATOR);
-            }
-            docs.push(Doc {
-                channel: item.channel.clone(),
-                key: item.key.clone(),
-                kind: Kind::Saved,
-                time: item.published,
-                folded,
-            });
         }
         docs.sort_by(|a, b| b.time.cmp(&a.time));
         Self { docs }
@@ -506,6 +529,36 @@ mod tests {
             updated: at,
             expires: None,
         }
+    }
+
+    #[test]
+    fn an_update_folds_only_new_and_changed_stories() {
+        let mut store = Store::default();
+        for (n, title) in ["Café one", "Café two"].into_iter().enumerate() {
+            store.apply(
+                Some(EventId::new(1, n as u64)),
+                Event::Item(item("world", &format!("k{n}"), title, "Body.", 10)),
+            );
+        }
+        let saved = SavedStories::default();
+        let first = SearchIndex::build(&store, &saved);
+        let folded = |index: &SearchIndex, key: &str| {
+            let doc = index.docs().iter().find(|d| d.key.as_str() == key).unwrap();
+            Arc::clone(&doc.folded)
+        };
+        // k0 changes (a new event), k1 does not.
+        let mut changed = item("world", "k0", "Café one, corrected", "Body.", 10);
+        changed.updated += chrono::Duration::minutes(1);
+        store.apply(Some(EventId::new(2, 0)), Event::Item(changed));
+        let second = first.update(&store, &saved);
+        assert!(Arc::ptr_eq(&folded(&first, "k1"), &folded(&second, "k1")));
+        assert!(!Arc::ptr_eq(&folded(&first, "k0"), &folded(&second, "k0")));
+        assert_eq!(
+            second.search(&Query::parse("corrected")).len(),
+            1,
+            "the new version is searched"
+        );
+        assert_eq!(second.len(), 2);
     }
 
     #[test]

@@ -533,7 +533,7 @@ impl Model {
         let stale = cache.store.as_ptr() != Arc::as_ptr(&self.store)
             || cache.saved.as_ptr() != Arc::as_ptr(&self.saved);
         if stale {
-            cache.index = Arc::new(SearchIndex::build(&self.store, &self.saved));
+            cache.index = Arc::new(cache.index.update(&self.store, &self.saved));
             cache.store = Arc::downgrade(&self.store);
             cache.saved = Arc::downgrade(&self.saved);
         }
@@ -760,18 +760,16 @@ impl Model {
     pub fn move_selection(&mut self, step: isize) {
         if self.view.search.open {
             let refs = self.search_refs();
-            let cursor = self.view.search.cursor;
-            let current = self
+            let open = self
                 .view
                 .pick
                 .as_ref()
-                .and_then(|pick| refs.iter().position(|r| r == pick))
-                .unwrap_or(cursor);
-            let next = step_index(
-                self.view.pick.is_some().then_some(current),
-                step,
-                refs.len(),
-            );
+                .and_then(|pick| refs.iter().position(|r| r == pick));
+            // Nothing open yet: the first key opens the highlighted result.
+            let next = match open {
+                Some(index) => step_index(Some(index), step, refs.len()),
+                None => step_index(Some(self.view.search.cursor), 0, refs.len()),
+            };
             if let Some(next) = next {
                 self.view.search.cursor = next;
                 self.view.pick = refs.get(next).cloned();
