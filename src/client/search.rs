@@ -295,7 +295,7 @@ impl SearchIndex {
                 );
             }
         }
-        docs.sort_by(|a, b| b.time.cmp(&a.time));
+        docs.sort_by_key(|doc| std::cmp::Reverse(doc.time));
         Self { docs }
     }
 

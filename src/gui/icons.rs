@@ -349,39 +349,6 @@ fn bolt(painter: &Painter, top: Pos2, height: f32, colour: Color32) {
     painter.add(Shape::convex_polygon(lower, colour, Stroke::NONE));
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_protocol_icon_name_is_drawn_specifically() {
-        for icon in [
-            "clear",
-            "clear-night",
-            "mostly-clear",
-            "mostly-clear-night",
-            "partly-cloudy",
-            "partly-cloudy-night",
-            "overcast",
-            "fog",
-            "drizzle",
-            "freezing-rain",
-            "rain",
-            "heavy-rain",
-            "snow",
-            "heavy-snow",
-            "showers",
-            "snow-showers",
-            "thunderstorm",
-            "thunderstorm-hail",
-        ] {
-            assert!(is_known(icon), "{icon}");
-        }
-        assert!(!is_known("unknown"));
-        assert!(!is_known("volcanic-ash"));
-    }
-}
-
 /// A five-pointed star (the saved-story mark) centred on `center`: filled when `filled`,
 /// otherwise an outline.
 pub fn paint_star(painter: &Painter, center: Pos2, radius: f32, filled: bool, colour: Color32) {
@@ -422,4 +389,37 @@ pub fn paint_magnifier(painter: &Painter, center: Pos2, side: f32, colour: Color
         [lens + handle * radius, lens + handle * (side * 0.62)],
         egui::Stroke::new(width * 1.3, colour),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_protocol_icon_name_is_drawn_specifically() {
+        for icon in [
+            "clear",
+            "clear-night",
+            "mostly-clear",
+            "mostly-clear-night",
+            "partly-cloudy",
+            "partly-cloudy-night",
+            "overcast",
+            "fog",
+            "drizzle",
+            "freezing-rain",
+            "rain",
+            "heavy-rain",
+            "snow",
+            "heavy-snow",
+            "showers",
+            "snow-showers",
+            "thunderstorm",
+            "thunderstorm-hail",
+        ] {
+            assert!(is_known(icon), "{icon}");
+        }
+        assert!(!is_known("unknown"));
+        assert!(!is_known("volcanic-ash"));
+    }
 }

@@ -598,7 +598,7 @@ impl Model {
             .iter()
             .chain(self.view.unsaved_here.iter())
             .collect();
-        list.sort_by(|a, b| b.saved_at.cmp(&a.saved_at));
+        list.sort_by_key(|story| std::cmp::Reverse(story.saved_at));
         list
     }
 
