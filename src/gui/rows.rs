@@ -205,9 +205,11 @@ pub fn story_row_ui(
     painter.galley(pos2(x, y), meta, palette.text_weak);
     y += meta_height + 4.0;
     let first_line = title.rows.first().map_or(16.0, |r| r.height());
-    painter.galley(pos2(left, y), title, title_colour);
     let star_center = pos2(rect.left() + 18.0, y + first_line / 2.0);
-    y += 2.0 * ui.fonts_mut(|f| f.row_height(&FontId::proportional(size::TITLE))) + 4.0;
+    let title_height = title.size().y;
+    painter.galley(pos2(left, y), title, title_colour);
+    // The summary follows the headline (one line or two); the row's height stays the same.
+    y += title_height + 4.0;
     if let Some(summary) = summary {
         painter.galley(pos2(left, y), summary, palette.text_weak);
     }

@@ -117,7 +117,12 @@ fn header_ui(ui: &mut Ui, model: &Model, palette: &Palette, effects: &mut Vec<Ef
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 let (rect, _) = ui.allocate_exact_size(vec2(14.0, 14.0), Sense::hover());
-                icons::paint_star(ui.painter(), rect.center(), 7.0, true, palette.star);
+                let colour = if count > 0 {
+                    palette.star
+                } else {
+                    palette.text_weak
+                };
+                icons::paint_star(ui.painter(), rect.center(), 7.0, count > 0, colour);
                 ui.label(RichText::new("Saved").size(size::HEADING).color(palette.text));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     ui.add_enabled_ui(count > 0, |ui| {

@@ -29,6 +29,8 @@ pub fn search_box_ui(ui: &mut Ui, model: &mut Model, palette: &Palette) {
         .id(id)
         .hint_text("Search all stories   Ctrl+F")
         .desired_width(300.0)
+        // A field of its own on every title bar (in Light the bar and a plain field match).
+        .background_color(palette.raised)
         .margin(Margin {
             left: 26,
             right: 24,
