@@ -178,7 +178,7 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
     }
     let in_box = ui.memory(|m| m.has_focus(search_view::box_id()));
     if ui.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
-        model.open_search();
+        open_search_with_typed(ui, model, None);
     }
     if ui.input(|i| i.key_pressed(Key::Escape)) {
         if model.view.search.open {
@@ -244,7 +244,7 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
         }
     }
     if ui.input(|i| i.key_pressed(Key::Slash)) {
-        model.open_search();
+        open_search_with_typed(ui, model, Some('/'));
     }
     let digits = [
         Key::Num1,
@@ -265,6 +265,31 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
     if pressed(Key::Num0) {
         model.show_saved();
     }
+}
+
+/// Opens the search from a shortcut. The box takes the keyboard only from the next frame, so
+/// what was typed in this one (a fast typist, or a slow frame) goes into it here instead of
+/// being lost; `shortcut` is the shortcut's own character, left out.
+fn open_search_with_typed(ui: &Ui, model: &mut Model, shortcut: Option<char>) {
+    let mut typed: String = ui.input(|i| {
+        i.events
+            .iter()
+            .filter_map(|event| match event {
+                egui::Event::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    });
+    if let Some(shortcut) = shortcut
+        && let Some(at) = typed.find(shortcut)
+    {
+        typed.remove(at);
+    }
+    if !model.view.search.open {
+        model.view.search.query.clear();
+    }
+    model.view.search.query.push_str(&typed);
+    model.open_search();
 }
 
 /// Whether a story is read; `None` when the store no longer holds it (nothing to mark).
