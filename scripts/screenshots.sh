@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Takes the README's screenshots: every view of the desktop app in every theme, in demo mode,
-# under Xvfb (1280x800) with openbox, into docs/screenshots/.
+# Takes the README's screenshots: every view of the desktop app in every theme (the search
+# results and the Saved view too), in demo mode, under Xvfb (1280x800) with openbox, into
+# docs/screenshots/.
 #
 #   scripts/screenshots.sh [target/release/tidings]
 #
@@ -61,6 +62,16 @@ for theme in dark light classic; do
   xdotool mousemove 1140 41 click 1; sleep 10  # SmartScreen, on its second card
   still "smartscreen-$theme"
   xdotool key Escape; sleep 1
+  click 40 41              # the title, to give the main window the keyboard back
+  xdotool key ctrl+f; sleep 0.5      # the search box
+  xdotool type --delay 90 "harbour"; sleep 1
+  xdotool key Down Return; sleep 1   # open the second result
+  shot "search-$theme"
+  xdotool key Escape; sleep 0.5
+  xdotool key 2; sleep 0.5           # World: save three of its stories
+  xdotool key --delay 250 j s j j s j j s; sleep 0.5
+  xdotool key --delay 250 0 j; sleep 1  # the Saved view, the newest saved open
+  shot "saved-$theme"
   kill "$app"; wait "$app" 2>/dev/null || true
 done
 

@@ -284,3 +284,91 @@ async fn publish_and_retract_report_success_and_every_failure_clearly() {
     .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach the server"));
 }
+
+/// `tidings` with its data directory (where `saved.json` lives) under `home`.
+fn tidings_at(home: &std::path::Path) -> Command {
+    let mut command = tidings();
+    command
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"));
+    command
+}
+
+#[test]
+fn saved_stories_export_as_bookmarks_or_json_and_list() {
+    use tidings::client::saved::{SavedFile, SavedStories, SavedStory};
+    use tidings::protocol::{ChannelId, Item, ItemKey, Severity};
+    let home = tempfile::tempdir().unwrap();
+    let file = SavedFile::new(home.path().join("data/tidings/saved.json"));
+    let mut stories = SavedStories::default();
+    for (key, title, link) in [
+        ("a", "Harbour & lighthouse", Some("https://example.com/a")),
+        ("b", "No link here", None),
+    ] {
+        let now = chrono::Utc::now();
+        stories.insert(SavedStory::new(
+            Item {
+                channel: ChannelId::new("world").unwrap(),
+                key: ItemKey::new(key).unwrap(),
+                title: title.to_owned(),
+                body: Some("Summary.".to_owned()),
+                link: link.map(str::to_owned),
+                source: None,
+                image: None,
+                severity: Severity::Info,
+                published: now,
+                updated: now,
+                expires: None,
+            },
+            "World",
+            "#4a90e2",
+            now,
+        ));
+    }
+    file.save(&stories).unwrap();
+
+    let out = home.path().join("bookmarks.html");
+    let output = tidings_at(home.path())
+        .args(["saved", "export", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("exported 1 saved story to"), "{stderr}");
+    assert!(stderr.contains("1 without a web link left out"), "{stderr}");
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!DOCTYPE NETSCAPE-Bookmark-file-1>"));
+    assert!(html.contains("HREF=\"https://example.com/a\""));
+    assert!(html.contains(">Harbour &amp; lighthouse</A>"));
+
+    let output = tidings_at(home.path())
+        .args(["saved", "export", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["stories"].as_array().unwrap().len(), 2);
+
+    let output = tidings_at(home.path())
+        .args(["saved", "list"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("World        No link here"), "{list}");
+
+    // A damaged file is named, kept aside, and the command fails.
+    std::fs::write(file.path(), "{\"version\": 1, \"stories\": [{").unwrap();
+    let output = tidings_at(home.path())
+        .args(["saved", "export"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.starts_with("tidings: error: Saved stories could not be read"),
+        "{stderr}"
+    );
+}

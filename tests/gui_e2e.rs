@@ -4,7 +4,8 @@
 //! live with nothing lost and nothing doubled. Also: the docked ticker window reserves its
 //! screen edge. What the window shows is read from the app's state dump
 //! (`TIDINGS_STATE_DUMP`), written from the same model the window draws. And `--demo` fills
-//! every channel from the bundled demo with no network.
+//! every channel from the bundled demo with no network, and a story saved from the keyboard
+//! is on disk at once and back after the app is killed, and Ctrl+F searches.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -243,4 +244,67 @@ async fn demo_mode_fills_every_channel_of_the_lineup_with_no_network() {
             channel["id"]
         );
     }
+}
+
+/// Gives the main window the keyboard (no window manager runs here to do it), then runs the
+/// xdotool `command` (`key ...`, `type ...`).
+fn type_keys(display: &str, command: &[&str]) {
+    let status = std::process::Command::new("xdotool")
+        .args(["search", "--name", "^Tidings$", "windowfocus", "--sync"])
+        .args(command)
+        .env("DISPLAY", display)
+        .status()
+        .expect("xdotool is needed here (scripts/test.sh installs it)");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_saved_from_the_keyboard_survives_a_crash_and_the_search_finds_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut app = App::start_with(&x, home.path(), &["--demo"], &[]);
+    let ready = app
+        .until("World has stories", |s| {
+            status(s).starts_with("Live") && world_titles(s).len() >= 3
+        })
+        .await;
+    let newest = world_titles(&ready)[0].clone();
+    // World is the second channel: 2, then j selects its newest story and s saves it.
+    type_keys(&x.display, &["key", "--delay", "300", "2", "j", "s"]);
+    app.until("the story saved", |s| {
+        s["saved"].as_array().is_some_and(|saved| saved.len() == 1)
+    })
+    .await;
+    // Written at once, not at exit: a crash right after loses nothing.
+    let file = home.path().join("data").join("tidings").join("saved.json");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&file).is_ok_and(|text| text.contains("\"saved_at\"")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "saved.json not written"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.restart();
+    let back = app
+        .until("saved again after the restart", |s| {
+            s["saved"].as_array().is_some_and(|saved| saved.len() == 1)
+        })
+        .await;
+    assert_eq!(
+        back["saved"][0],
+        newest.as_str(),
+        "the newest World story was saved"
+    );
+    // Ctrl+F and typing search; the dump says what is searched. (The pause: when a text field
+    // takes the keyboard, winit sets up the X input method again, and keys sent in that
+    // moment by a program are dropped.)
+    type_keys(&x.display, &["key", "ctrl+f"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    type_keys(&x.display, &["type", "--delay", "120", "harbour"]);
+    app.until("searching", |s| s["search"] == "harbour").await;
+    type_keys(&x.display, &["key", "Escape"]);
+    app.until("the search closed", |s| s["search"].is_null())
+        .await;
 }

@@ -3,7 +3,8 @@
 //! `tidings` with no command opens the desktop app (with the content server embedded, or on a
 //! shared server with `--server`). `tail`, `publish` and `retract` talk to any Tidings server;
 //! `tail --raw` reads any SSE stream at all. `opml import` and `opml export` move the user's
-//! channel line-up file to and from other feed readers.
+//! channel line-up file to and from other feed readers; `saved list` and `saved export` read
+//! the stories saved in the app.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,9 @@ enum Command {
     /// Bring your subscriptions from another feed reader, or take them out (OPML files).
     #[command(subcommand)]
     Opml(OpmlCommand),
+    /// The stories you saved (starred) in the app.
+    #[command(subcommand)]
+    Saved(SavedCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +89,15 @@ struct ImportArgs {
     dry_run: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum SavedCommand {
+    /// Write the saved stories as browser bookmarks (HTML, which every browser imports) or
+    /// JSON, to stdout or a file.
+    Export(SavedExportArgs),
+    /// List the saved stories, most recently saved first.
+    List,
+}
+
 #[derive(Debug, Args)]
 struct ExportArgs {
     /// Write to this file instead of standard output.
@@ -94,6 +107,16 @@ struct ExportArgs {
     /// directory; the default channels when it does not exist yet).
     #[arg(long, value_name = "PATH")]
     from: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SavedExportArgs {
+    /// Write to FILE instead of stdout (atomically; the format follows a .json name).
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+    /// `bookmarks` (Netscape bookmark HTML) or `json`.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -604,6 +627,97 @@ fn run_app(_cli: &Cli, _runtime: &tokio::runtime::Runtime) -> anyhow::Result<Exi
     )
 }
 
+/// The saved stories file, or why there is none to read.
+fn saved_stories() -> anyhow::Result<tidings::client::saved::SavedStories> {
+    let file = tidings::client::saved::SavedFile::default_location()
+        .context("no home directory, so no saved stories")?;
+    let loaded = file.load();
+    if let Some(problem) = loaded.problem {
+        bail!("{problem}");
+    }
+    Ok(loaded.stories)
+}
+
+fn saved(command: SavedCommand) -> anyhow::Result<ExitCode> {
+    use tidings::client::saved::{ExportFormat, export};
+    let stories = saved_stories()?;
+    match command {
+        SavedCommand::List => {
+            let mut stdout = std::io::stdout().lock();
+            for story in stories.iter() {
+                let saved = story
+                    .saved_at
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M");
+                let link = story
+                    .item
+                    .link
+                    .as_deref()
+                    .map(|l| format!("  <{l}>"))
+                    .unwrap_or_default();
+                let line = format!(
+                    "{saved}  {:<12} {}{link}",
+                    one_line(&story.channel_title),
+                    one_line(&story.item.title)
+                );
+                if writeln!(stdout, "{line}").is_err() {
+                    break;
+                }
+            }
+            if stories.is_empty() {
+                eprintln!("tidings: no saved stories yet (star one in the app with s)");
+            }
+        }
+        SavedCommand::Export(args) => {
+            let format = match args.format.as_deref() {
+                Some("bookmarks" | "html") => ExportFormat::Bookmarks,
+                Some("json") => ExportFormat::Json,
+                Some(other) => bail!("--format must be bookmarks or json, not {other:?}"),
+                None if args
+                    .out
+                    .as_ref()
+                    .and_then(|p| p.extension())
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+                {
+                    ExportFormat::Json
+                }
+                None => ExportFormat::Bookmarks,
+            };
+            let export = export(&stories, format, chrono::Utc::now());
+            match &args.out {
+                Some(path) => {
+                    tidings::client::atomic::write(path, export.text.as_bytes())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "tidings: exported {} saved {} to {}",
+                        export.exported,
+                        if export.exported == 1 {
+                            "story"
+                        } else {
+                            "stories"
+                        },
+                        path.display()
+                    );
+                }
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    // A closed pipe (`| head`) is not an error worth a message.
+                    let _ = stdout
+                        .write_all(export.text.as_bytes())
+                        .and_then(|()| stdout.flush());
+                }
+            }
+            if export.without_link > 0 {
+                eprintln!(
+                    "tidings: {} without a web link left out of the bookmarks (the JSON export has them)",
+                    export.without_link
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Tail(args) => tail(args).await,
@@ -611,6 +725,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Retract(args) => retract(args).await,
         Command::Opml(OpmlCommand::Import(args)) => opml_import(args),
         Command::Opml(OpmlCommand::Export(args)) => opml_export(args),
+        Command::Saved(command) => saved(command),
     }
 }
 

@@ -5,7 +5,6 @@
 //! [`spawn_writer`]. A file that cannot be read back, or was written by a newer version, is set
 //! aside under another name with a warning; it never stops the app.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,17 +141,7 @@ impl Cache {
     }
 
     fn set_aside(&self, label: &str, reason: String) -> Loaded {
-        let stamp = Utc::now().format("%Y%m%dT%H%M%S");
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(format!(".{label}-{stamp}"));
-        let moved_to = self.path.with_file_name(name);
-        if let Err(error) = std::fs::rename(&self.path, &moved_to) {
-            tracing::warn!(%error, path = %self.path.display(), "cannot move an unusable cache aside");
-        }
+        let moved_to = super::atomic::set_aside(&self.path, label);
         tracing::warn!(reason = %reason, moved_to = %moved_to.display(), "offline cache set aside; starting empty");
         Loaded::SetAside { reason, moved_to }
     }
@@ -163,25 +152,8 @@ impl Cache {
             path: self.path.clone(),
             source,
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(fail)?;
         let bytes = serde_json::to_vec(file).map_err(|e| fail(std::io::Error::other(e)))?;
-        let mut temp = self.path.clone().into_os_string();
-        temp.push(format!(".tmp-{}", std::process::id()));
-        let temp = PathBuf::from(temp);
-        let write = || -> std::io::Result<()> {
-            let mut out = std::fs::File::create(&temp)?;
-            out.write_all(&bytes)?;
-            out.sync_all()?;
-            drop(out);
-            std::fs::rename(&temp, &self.path)?;
-            // Make the rename itself durable.
-            std::fs::File::open(dir)?.sync_all()
-        };
-        write().map_err(|error| {
-            let _ = std::fs::remove_file(&temp);
-            fail(error)
-        })
+        super::atomic::write(&self.path, &bytes).map_err(fail)
     }
 }
 

@@ -6,12 +6,15 @@
 //! - [`connection`]: one SSE connection with reconnection, backoff and a watchdog, moving to
 //!   the next server of a list when one is unreachable ([`failover`] is that policy).
 //! - [`store`]: the pure client state, fed protocol events, reporting changes.
-//! - [`cache`]: the store and last event id on disk, written atomically.
+//! - [`cache`]: the store and last event id on disk, written atomically ([`atomic`]).
+//! - [`saved`]: the stories the user starred, kept on disk and exported as bookmarks or JSON.
+//! - [`search`]: case- and accent-insensitive search over the store and the saved stories.
 //! - [`feed`]: all of the above together: cache first, then the live stream into the store.
 //! - [`publish`]: the publish and retract API, with clear errors.
 //! - [`attention`]: which changes deserve a desktop notification (rules, quiet hours, rate limit).
 
 pub mod admin;
+pub mod atomic;
 pub mod attention;
 pub mod backoff;
 pub mod cache;
@@ -19,6 +22,8 @@ pub mod connection;
 pub mod failover;
 pub mod feed;
 pub mod publish;
+pub mod saved;
+pub mod search;
 pub mod servers;
 pub mod store;
 

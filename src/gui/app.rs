@@ -47,6 +47,15 @@ enum Inbox {
     Lineup(Box<super::lineup::LineupReply>),
     Image(String, Result<egui::ColorImage, String>),
     Desktop(DesktopEvent),
+    /// An export of the saved stories finished: what to tell the user.
+    Exported(String),
+}
+
+/// Writes the saved stories as they change (`client::saved::spawn_writer`).
+struct SavedWriter {
+    tx: tokio::sync::watch::Sender<Option<Arc<crate::client::saved::SavedStories>>>,
+    task: tokio::task::JoinHandle<()>,
+    problems: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// A running embedded server.
@@ -149,6 +158,8 @@ pub struct TidingsApp {
     news_is_live: bool,
     /// Notifications, tray, idle time (not in `--screensaver` mode).
     desktop: Option<Desktop>,
+    /// Writes the saved stories (none without a file, or in `--screensaver` mode).
+    saved_writer: Option<SavedWriter>,
     /// The main window is hidden in the tray.
     hidden: bool,
     /// Quitting for real (from the tray menu), not hiding.
@@ -208,6 +219,20 @@ impl TidingsApp {
         if first_run {
             model.view.welcome = Some(super::welcome::Welcome::new(&settings));
         }
+        let mut saved_writer = None;
+        if let Some(file) = options.saved_file.clone() {
+            // Small and needed for the first frame, like the offline cache.
+            let loaded = file.load();
+            model.saved = Arc::new(loaded.stories);
+            if loaded.problem.is_some() {
+                model.notice = loaded.problem;
+            }
+            if options.mode != Mode::ScreenSaver {
+                let _entered = runtime.enter();
+                let (tx, task, problems) = crate::client::saved::spawn_writer(file);
+                saved_writer = Some(SavedWriter { tx, task, problems });
+            }
+        }
         model.view.channel = ui_state
             .channel
             .as_deref()
@@ -239,6 +264,7 @@ impl TidingsApp {
             dump_due: None,
             news_is_live: false,
             desktop: None,
+            saved_writer,
             hidden: false,
             quitting: false,
             next_generation: 0,
@@ -452,6 +478,9 @@ impl TidingsApp {
                         desktop.observe(&changes, &store, self.news_is_live);
                     }
                     self.model.store = store;
+                    if self.model.refresh_saved(&changes) {
+                        self.write_saved();
+                    }
                     if !changes.is_empty() {
                         self.model.last_change = Some(Utc::now());
                     }
@@ -470,6 +499,7 @@ impl TidingsApp {
                     }
                     self.schedule_dump();
                 }
+                Inbox::Exported(message) => self.model.notice = Some(message),
                 Inbox::Places(result) => {
                     self.model.view.places = match result {
                         Ok(answer) => PlaceSearch::Found(answer.results),
@@ -477,6 +507,11 @@ impl TidingsApp {
                     };
                 }
             }
+        }
+        if let Some(writer) = &mut self.saved_writer
+            && let Ok(problem) = writer.problems.try_recv()
+        {
+            self.model.notice = Some(format!("Saved stories not written: {problem}"));
         }
         if content_changed {
             self.refresh_ticker();
@@ -710,9 +745,46 @@ impl TidingsApp {
         self.ctx.request_repaint_of(ticker_viewport());
     }
 
+    /// Hands the saved stories to their writer (it writes at once, off the UI thread).
+    fn write_saved(&mut self) {
+        if let Some(writer) = &self.saved_writer {
+            writer.tx.send_replace(Some(Arc::clone(&self.model.saved)));
+        }
+        self.schedule_dump();
+    }
+
+    /// Writes the saved stories as `format` into the Downloads folder (or the home folder),
+    /// under a name not yet taken, in the background; the status line tells where.
+    fn export_saved(&mut self, format: crate::client::saved::ExportFormat) {
+        let stories = Arc::clone(&self.model.saved);
+        let inbox = self.inbox_tx.clone();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn_blocking(move || {
+            let message = match export_saved_file(&stories, format) {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "saved stories not exported");
+                    format!("Saved stories not exported: {error:#}")
+                }
+            };
+            let _ = inbox.send(Inbox::Exported(message));
+            ctx.request_repaint_of(ViewportId::ROOT);
+        });
+    }
+
     fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
+                Effect::SetSaved {
+                    channel,
+                    key,
+                    saved,
+                } => {
+                    if self.model.set_saved(&channel, &key, saved) {
+                        self.write_saved();
+                    }
+                }
+                Effect::ExportSaved(format) => self.export_saved(format),
                 Effect::SetRead { channel, key, read } => {
                     if let Some(link) = &self.link {
                         link.feed.set_read(&channel, &key, read);
@@ -985,6 +1057,8 @@ impl TidingsApp {
             "frame_total_ms": self.frame_total.as_secs_f64() * 1000.0,
             "items": self.model.store.channels().map(|(_, c)| c.items.len()).sum::<usize>(),
             "unread": self.model.store.channels().map(|(_, c)| c.unread()).sum::<usize>(),
+            "saved": self.model.saved.iter().map(|s| s.item.title.clone()).collect::<Vec<_>>(),
+            "search": self.model.view.search.open.then(|| self.model.view.search.query.clone()),
             "ticker_enabled": self.model.settings.ticker.enabled,
             "smartscreen": self.smartscreen.is_some(),
             "hidden": self.hidden,
@@ -1143,6 +1217,49 @@ impl TidingsApp {
         self.ctx
             .send_viewport_cmd_to(ViewportId::ROOT, ViewportCommand::Focus);
     }
+}
+
+/// Writes an export of `stories` into the Downloads folder (the home folder without one) as
+/// `tidings-saved-<date>.<ext>`, `-2`, `-3`, … when taken. Returns the sentence for the status
+/// line.
+fn export_saved_file(
+    stories: &crate::client::saved::SavedStories,
+    format: crate::client::saved::ExportFormat,
+) -> anyhow::Result<String> {
+    let dirs = directories::UserDirs::new().context("no home directory to export into")?;
+    let dir = dirs
+        .download_dir()
+        .unwrap_or_else(|| dirs.home_dir())
+        .to_path_buf();
+    let export = crate::client::saved::export(stories, format, Utc::now());
+    let name = format.file_name(chrono::Local::now().date_naive());
+    let mut path = dir.join(&name);
+    let stem = name
+        .trim_end_matches(&format!(".{}", format.extension()))
+        .to_owned();
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{stem}-{n}.{}", format.extension()));
+        n += 1;
+    }
+    crate::client::atomic::write(&path, export.text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), stories = export.exported, "saved stories exported");
+    let mut message = format!(
+        "Exported {} to {}",
+        match export.exported {
+            1 => "1 story".to_owned(),
+            n => format!("{n} stories"),
+        },
+        path.display()
+    );
+    if export.without_link > 0 {
+        message.push_str(&format!(
+            " ({} without a web link left out; the JSON export has them)",
+            export.without_link
+        ));
+    }
+    Ok(message)
 }
 
 /// The ticker window's id.
@@ -1334,6 +1451,13 @@ impl eframe::App for TidingsApp {
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         if self.mode == Mode::Normal {
             self.ui_state.save();
+        }
+        if let Some(writer) = self.saved_writer.take() {
+            // Dropping the sender flushes the last change; wait for it.
+            drop(writer.tx);
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(2), writer.task).await
+            });
         }
         if let Some(link) = self.link.take() {
             link.feed.close();

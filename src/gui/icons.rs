@@ -1,6 +1,6 @@
-//! Weather icons, drawn with egui shapes at any size (no image files, crisp at 1x and 2x): sun,
-//! moon, clouds, rain, drizzle, snow, sleet, fog, thunder and hail, combined per icon name from
-//! the protocol (`docs/protocol.md` §7.3).
+//! Icons drawn with egui shapes at any size (no image files, crisp at 1x and 2x): the weather
+//! (sun, moon, clouds, rain, drizzle, snow, sleet, fog, thunder and hail, combined per icon name
+//! from the protocol, `docs/protocol.md` §7.3), the saved-story star and the search glass.
 
 use std::f32::consts::TAU;
 
@@ -347,6 +347,48 @@ fn bolt(painter: &Painter, top: Pos2, height: f32, colour: Color32) {
     ];
     painter.add(Shape::convex_polygon(upper, colour, Stroke::NONE));
     painter.add(Shape::convex_polygon(lower, colour, Stroke::NONE));
+}
+
+/// A five-pointed star (the saved-story mark) centred on `center`: filled when `filled`,
+/// otherwise an outline.
+pub fn paint_star(painter: &Painter, center: Pos2, radius: f32, filled: bool, colour: Color32) {
+    let points: Vec<Pos2> = (0..10)
+        .map(|i| {
+            let r = if i % 2 == 0 { radius } else { radius * 0.45 };
+            let angle = -std::f32::consts::FRAC_PI_2 + i as f32 * std::f32::consts::PI / 5.0;
+            center + egui::vec2(angle.cos(), angle.sin()) * r
+        })
+        .collect();
+    if filled {
+        // The star is not convex, but every point sees the centre: a fan of triangles.
+        let mut mesh = egui::Mesh::default();
+        mesh.colored_vertex(center, colour);
+        for point in &points {
+            mesh.colored_vertex(*point, colour);
+        }
+        for i in 0..10u32 {
+            mesh.add_triangle(0, 1 + i, 1 + (i + 1) % 10);
+        }
+        painter.add(egui::Shape::mesh(mesh));
+    }
+    // The outline also smooths the filled star's edges.
+    painter.add(egui::Shape::closed_line(
+        points,
+        egui::Stroke::new(if filled { 1.0 } else { 1.4 }, colour),
+    ));
+}
+
+/// A magnifying glass (the search mark) in a square of side `side` centred on `center`.
+pub fn paint_magnifier(painter: &Painter, center: Pos2, side: f32, colour: Color32) {
+    let width = (side / 9.0).max(1.3);
+    let radius = side * 0.3;
+    let lens = center + egui::vec2(-side * 0.08, -side * 0.08);
+    painter.circle_stroke(lens, radius, egui::Stroke::new(width, colour));
+    let handle = egui::vec2(1.0, 1.0).normalized();
+    painter.line_segment(
+        [lens + handle * radius, lens + handle * (side * 0.62)],
+        egui::Stroke::new(width * 1.3, colour),
+    );
 }
 
 #[cfg(test)]

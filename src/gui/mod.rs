@@ -3,7 +3,8 @@
 //!
 //! - [`app`]: the eframe `App`: connection, effects, windows.
 //! - [`model`]: the state views read and the [`model::Effect`]s they return.
-//! - [`view`], [`weather_view`], [`settings_view`], [`ticker`], [`smartscreen`]: the views;
+//! - [`view`], [`weather_view`], [`settings_view`], [`search_view`], [`saved_view`],
+//!   [`ticker`], [`smartscreen`]: the views; [`rows`]: the story row the lists share;
 //!   [`hourly_chart`]: the 48-hour forecast drawn as a chart.
 //! - [`settings`]: the settings file; [`theme`]: palettes and type scale; [`mod@format`]: words and
 //!   numbers; [`icons`]: drawn weather icons; [`thumbnails`]: item images.
@@ -18,6 +19,9 @@ pub mod icons;
 pub mod lineup;
 pub mod lineup_view;
 pub mod model;
+pub mod rows;
+pub mod saved_view;
+pub mod search_view;
 pub mod settings;
 pub mod settings_view;
 pub mod smartscreen;
@@ -59,6 +63,8 @@ pub struct Options {
     pub mode: Mode,
     /// The settings file (`None`: defaults, nothing saved).
     pub settings_file: Option<SettingsFile>,
+    /// The saved-stories file (`None`: stories are saved for this run only).
+    pub saved_file: Option<crate::client::saved::SavedFile>,
     /// Where the embedded server keeps its data (default: the user's data directory).
     pub embedded_data_dir: Option<PathBuf>,
     /// Write what the window shows to this JSON file (end-to-end tests).
@@ -119,6 +125,7 @@ pub fn run(options: Options, runtime: &tokio::runtime::Runtime) -> anyhow::Resul
 pub fn default_options() -> Options {
     Options {
         settings_file: SettingsFile::default_location(),
+        saved_file: crate::client::saved::SavedFile::default_location(),
         ..Options::default()
     }
 }

@@ -3,7 +3,7 @@
 //! (network, files, links) and the tests build a model directly.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use super::settings::{Location, MAX_PLACES, Settings};
 use crate::client::attention;
 use crate::client::connection::ConnectionState;
+use crate::client::saved::{ExportFormat, SavedStories, SavedStory};
+use crate::client::search::{Hit, Query, SearchIndex};
 use crate::client::servers::ServerList;
-use crate::client::store::{Store, StoredAlert, StoredItem};
+use crate::client::store::{Change, Store, StoredAlert, StoredItem};
 use crate::protocol::{
     ChannelId, ChannelInfo, ChannelKind, ItemKey, Place, Severity, WeatherReport,
 };
@@ -32,6 +34,17 @@ pub enum Effect {
     },
     /// Mark every item of a channel read.
     MarkChannelRead(ChannelId),
+    /// Save a story (star it) or forget it.
+    SetSaved {
+        /// Where.
+        channel: ChannelId,
+        /// Which.
+        key: ItemKey,
+        /// Saved or not.
+        saved: bool,
+    },
+    /// Export the saved stories to a file in the Downloads folder.
+    ExportSaved(ExportFormat),
     /// Open an http(s) link in the browser.
     OpenLink(String),
     /// Save and apply new settings.
@@ -367,6 +380,51 @@ pub fn check_new_place(places: &[Location], place: &Location) -> Result<(), Stri
     }
 }
 
+/// What the middle of the window lists (unless a search is open).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Section {
+    /// The selected channel's headlines.
+    #[default]
+    Channel,
+    /// The saved stories.
+    Saved,
+}
+
+/// One story (item or alert) anywhere: in a channel of the store or among the saved ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoryRef {
+    /// Its channel.
+    pub channel: ChannelId,
+    /// Its key there.
+    pub key: ItemKey,
+}
+
+impl StoryRef {
+    /// The story `key` of `channel`.
+    #[must_use]
+    pub fn new(channel: &ChannelId, key: &ItemKey) -> Self {
+        Self {
+            channel: channel.clone(),
+            key: key.clone(),
+        }
+    }
+}
+
+/// The search box and its results.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchState {
+    /// What is typed.
+    pub query: String,
+    /// Whether the results (or the search's empty state) are in front.
+    pub open: bool,
+    /// Put the keyboard focus in the box on the next frame (Ctrl+F, `/`).
+    pub focus: bool,
+    /// The highlighted result (keyboard), an index into the results.
+    pub cursor: usize,
+    /// What was in front before the search opened, restored when it closes.
+    pub before: Option<(Section, Option<StoryRef>)>,
+}
+
 /// Which part of the app is in front.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ViewState {
@@ -374,10 +432,15 @@ pub struct ViewState {
     pub channel: Option<ChannelId>,
     /// The selected item or alert in it.
     pub item: Option<ItemKey>,
-    /// The filter text (`/`).
-    pub filter: String,
-    /// Whether the filter field is open.
-    pub filter_open: bool,
+    /// The channel's headlines or the saved stories.
+    pub section: Section,
+    /// The story open in the Saved view or from the search results.
+    pub pick: Option<StoryRef>,
+    /// Stories unsaved while the Saved view is in front: still listed there, with an empty
+    /// star, so a slip is undone with one more click, until the view is left.
+    pub unsaved_here: Vec<SavedStory>,
+    /// The search.
+    pub search: SearchState,
     /// The Settings dialog, when open.
     pub settings: Option<SettingsDraft>,
     /// The place search's state.
@@ -388,6 +451,39 @@ pub struct ViewState {
     pub lineup: super::lineup::LineupPanel,
     /// The first-run welcome, while it is shown.
     pub welcome: Option<super::welcome::Welcome>,
+}
+
+/// The search index and the last results, rebuilt when the content or the query changes.
+#[derive(Debug, Clone, Default)]
+pub struct SearchCache {
+    store: Weak<Store>,
+    saved: Weak<SavedStories>,
+    index: Arc<SearchIndex>,
+    text: String,
+    query: Query,
+    hits: Arc<Vec<Hit>>,
+}
+
+/// The results of the current search.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    /// What was searched.
+    pub index: Arc<SearchIndex>,
+    /// The parsed query.
+    pub query: Query,
+    /// The matches, newest first.
+    pub hits: Arc<Vec<Hit>>,
+}
+
+/// A story found by [`Model::story`].
+#[derive(Debug, Clone, Copy)]
+pub enum Story<'a> {
+    /// An item the store holds.
+    Item(&'a StoredItem),
+    /// An alert the store holds.
+    Alert(&'a StoredAlert),
+    /// A saved copy of an item the store no longer holds.
+    Saved(&'a SavedStory),
 }
 
 /// Everything the views read.
@@ -415,6 +511,10 @@ pub struct Model {
     pub now: DateTime<Utc>,
     /// Item images as textures.
     pub thumbnails: super::thumbnails::Thumbnails,
+    /// The stories the user saved.
+    pub saved: Arc<SavedStories>,
+    /// The search index and last results.
+    pub search_cache: SearchCache,
 }
 
 /// A channel as the column shows it.
@@ -445,6 +545,8 @@ impl Model {
             idle_source: None,
             now: Utc::now(),
             thumbnails: super::thumbnails::Thumbnails::default(),
+            saved: Arc::default(),
+            search_cache: SearchCache::default(),
         }
     }
 
@@ -500,31 +602,208 @@ impl Model {
             .or_else(|| rows.into_iter().next())
     }
 
-    /// The items of `channel` that match the filter, newest first.
+    /// The items of `channel`, newest first.
     #[must_use]
     pub fn visible_items(&self, channel: &ChannelId) -> Vec<&StoredItem> {
-        let Some(state) = self.store.channel(channel) else {
-            return Vec::new();
-        };
-        let filter = self.view.filter.trim().to_lowercase();
-        state
-            .items
+        self.store
+            .channel(channel)
+            .map(|state| state.items.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The results of the search box, from the index of everything held (rebuilt only when
+    /// the content changed, and searched again only when the query did).
+    pub fn search_results(&mut self) -> SearchResults {
+        let cache = &mut self.search_cache;
+        let stale = cache.store.as_ptr() != Arc::as_ptr(&self.store)
+            || cache.saved.as_ptr() != Arc::as_ptr(&self.saved);
+        if stale {
+            cache.index = Arc::new(cache.index.update(&self.store, &self.saved));
+            cache.store = Arc::downgrade(&self.store);
+            cache.saved = Arc::downgrade(&self.saved);
+        }
+        if stale || cache.text != self.view.search.query {
+            let query = Query::parse(&self.view.search.query);
+            if query != cache.query {
+                self.view.search.cursor = 0;
+            }
+            cache.hits = Arc::new(cache.index.search(&query));
+            cache.query = query;
+            cache.text.clone_from(&self.view.search.query);
+        }
+        SearchResults {
+            index: Arc::clone(&cache.index),
+            query: cache.query.clone(),
+            hits: Arc::clone(&cache.hits),
+        }
+    }
+
+    /// The search results as stories.
+    pub fn search_refs(&mut self) -> Vec<StoryRef> {
+        let results = self.search_results();
+        results
+            .hits
             .iter()
-            .filter(|stored| {
-                filter.is_empty()
-                    || stored.item.title.to_lowercase().contains(&filter)
-                    || stored
-                        .item
-                        .body
-                        .as_deref()
-                        .is_some_and(|b| b.to_lowercase().contains(&filter))
-                    || stored
-                        .item
-                        .source
-                        .as_deref()
-                        .is_some_and(|s| s.to_lowercase().contains(&filter))
-            })
+            .filter_map(|hit| results.index.docs().get(hit.doc))
+            .map(|doc| StoryRef::new(&doc.channel, &doc.key))
             .collect()
+    }
+
+    /// Opens the search (keeping what is typed) and asks for the keyboard focus.
+    pub fn open_search(&mut self) {
+        self.start_search();
+        self.view.search.focus = true;
+    }
+
+    /// Puts the search in front (the box got the focus or text), remembering what was there.
+    pub fn start_search(&mut self) {
+        let search = &mut self.view.search;
+        if !search.open {
+            search.open = true;
+            search.before = Some((self.view.section, self.view.pick.take()));
+        }
+    }
+
+    /// Closes the search: clears it and brings back what was in front before.
+    pub fn close_search(&mut self) {
+        let before = self.view.search.before.take();
+        self.view.search = SearchState::default();
+        if let Some((section, pick)) = before {
+            self.view.section = section;
+            self.view.pick = pick;
+        }
+    }
+
+    /// The stories the Saved view lists: the saved ones, and those unsaved while it is in
+    /// front, most recently saved first.
+    #[must_use]
+    pub fn saved_list(&self) -> Vec<&SavedStory> {
+        let mut list: Vec<&SavedStory> = self
+            .saved
+            .iter()
+            .chain(self.view.unsaved_here.iter())
+            .collect();
+        list.sort_by_key(|story| std::cmp::Reverse(story.saved_at));
+        list
+    }
+
+    /// Shows the saved stories.
+    pub fn show_saved(&mut self) {
+        if self.view.search.open {
+            self.close_search();
+        }
+        if self.view.section != Section::Saved {
+            self.view.section = Section::Saved;
+            self.view.pick = None;
+            self.view.unsaved_here.clear();
+        }
+    }
+
+    /// A story wherever it is: the store first (the freshest copy), then the saved copies.
+    #[must_use]
+    pub fn story(&self, story: &StoryRef) -> Option<Story<'_>> {
+        let state = self.store.channel(&story.channel);
+        if let Some(stored) = state.and_then(|c| c.items.iter().find(|s| s.item.key == story.key)) {
+            return Some(Story::Item(stored));
+        }
+        if let Some(stored) = state.and_then(|c| c.alerts.iter().find(|a| a.alert.key == story.key))
+        {
+            return Some(Story::Alert(stored));
+        }
+        self.saved
+            .get(&story.channel, &story.key)
+            .or_else(|| {
+                self.view
+                    .unsaved_here
+                    .iter()
+                    .find(|s| s.item.channel == story.channel && s.item.key == story.key)
+            })
+            .map(Story::Saved)
+    }
+
+    /// A channel's name and colour: from the server, or as saved with a story.
+    #[must_use]
+    pub fn channel_label(&self, channel: &ChannelId) -> (String, String) {
+        if let Some(info) = self.store.channel(channel).and_then(|c| c.info.as_ref()) {
+            return (info.title.clone(), info.colour.clone());
+        }
+        self.saved
+            .iter()
+            .chain(self.view.unsaved_here.iter())
+            .find(|s| s.item.channel == *channel)
+            .map_or_else(
+                || (channel.as_str().to_owned(), String::new()),
+                |s| (s.channel_title.clone(), s.channel_colour.clone()),
+            )
+    }
+
+    /// Whether a story is saved.
+    #[must_use]
+    pub fn is_saved(&self, channel: &ChannelId, key: &ItemKey) -> bool {
+        self.saved.contains(channel, key)
+    }
+
+    /// Saves a story (a copy of the item as the store has it) or forgets it. Returns whether
+    /// anything changed; the app then writes the file.
+    pub fn set_saved(&mut self, channel: &ChannelId, key: &ItemKey, saved: bool) -> bool {
+        if saved == self.saved.contains(channel, key) {
+            return false;
+        }
+        if !saved {
+            let removed = Arc::make_mut(&mut self.saved).remove(channel, key);
+            if let Some(story) = removed
+                && self.view.section == Section::Saved
+            {
+                self.view.unsaved_here.push(story);
+            }
+            return true;
+        }
+        let earlier = self
+            .view
+            .unsaved_here
+            .iter()
+            .position(|s| s.item.channel == *channel && s.item.key == *key)
+            .map(|index| self.view.unsaved_here.remove(index));
+        let held = self
+            .store
+            .channel(channel)
+            .and_then(|c| c.items.iter().find(|s| s.item.key == *key))
+            .map(|s| s.item.clone());
+        let story = match (held, earlier) {
+            // Saved again after a slip: back in its place, with the freshest copy.
+            (Some(item), Some(mut earlier)) => {
+                earlier.item = item;
+                earlier
+            }
+            (None, Some(earlier)) => earlier,
+            (Some(item), None) => {
+                let (title, colour) = self.channel_label(channel);
+                SavedStory::new(item, &title, &colour, self.now)
+            }
+            // Alerts and vanished items are not saved.
+            (None, None) => return false,
+        };
+        Arc::make_mut(&mut self.saved).insert(story);
+        true
+    }
+
+    /// Takes updated versions of saved items from `changes` (a corrected headline, say).
+    /// Returns whether a saved copy changed.
+    pub fn refresh_saved(&mut self, changes: &[Change]) -> bool {
+        let mut changed = false;
+        for change in changes {
+            if let Change::ItemUpdated { channel, key, .. } = change
+                && self.saved.contains(channel, key)
+                && let Some(item) = self
+                    .store
+                    .channel(channel)
+                    .and_then(|c| c.items.iter().find(|s| s.item.key == *key))
+                    .map(|s| s.item.clone())
+            {
+                changed |= Arc::make_mut(&mut self.saved).refresh(&item);
+            }
+        }
+        changed
     }
 
     /// Every live alert of shown channels, most severe first, then newest.
@@ -559,8 +838,45 @@ impl Model {
         self.weather_at(self.settings.first_place()?)
     }
 
-    /// Moves the selection by `step` items in the current channel.
+    /// Moves the selection by `step` stories: in the search results, the saved stories or
+    /// the current channel, whichever is in front.
     pub fn move_selection(&mut self, step: isize) {
+        if self.view.search.open {
+            let refs = self.search_refs();
+            let open = self
+                .view
+                .pick
+                .as_ref()
+                .and_then(|pick| refs.iter().position(|r| r == pick));
+            // Nothing open yet: the first key opens the highlighted result.
+            let next = match open {
+                Some(index) => step_index(Some(index), step, refs.len()),
+                None => step_index(Some(self.view.search.cursor), 0, refs.len()),
+            };
+            if let Some(next) = next {
+                self.view.search.cursor = next;
+                self.view.pick = refs.get(next).cloned();
+                self.view.scroll_to_selection = true;
+            }
+            return;
+        }
+        if self.view.section == Section::Saved {
+            let refs: Vec<StoryRef> = self
+                .saved_list()
+                .into_iter()
+                .map(|s| StoryRef::new(&s.item.channel, &s.item.key))
+                .collect();
+            let current = self
+                .view
+                .pick
+                .as_ref()
+                .and_then(|pick| refs.iter().position(|r| r == pick));
+            if let Some(next) = step_index(current, step, refs.len()) {
+                self.view.pick = refs.get(next).cloned();
+                self.view.scroll_to_selection = true;
+            }
+            return;
+        }
         let Some(channel) = self.current_channel() else {
             return;
         };
@@ -575,23 +891,27 @@ impl Model {
                 .map(|s| s.item.key.clone())
                 .collect()
         };
-        if keys.is_empty() {
-            return;
-        }
         let current = self
             .view
             .item
             .as_ref()
             .and_then(|key| keys.iter().position(|k| k == key));
-        let next = match current {
-            None => 0,
-            Some(index) => index
-                .saturating_add_signed(step)
-                .min(keys.len().saturating_sub(1)),
-        };
-        self.view.channel = Some(channel.info.id);
-        self.view.item = keys.get(next).cloned();
-        self.view.scroll_to_selection = true;
+        if let Some(next) = step_index(current, step, keys.len()) {
+            self.view.channel = Some(channel.info.id);
+            self.view.item = keys.get(next).cloned();
+            self.view.scroll_to_selection = true;
+        }
+    }
+
+    /// The story the keyboard acts on (`m`, `s`, Enter): the one open in the search or the
+    /// Saved view, or the selected item of the channel.
+    #[must_use]
+    pub fn selected_story(&self) -> Option<StoryRef> {
+        if self.view.search.open || self.view.section == Section::Saved {
+            return self.view.pick.clone();
+        }
+        let channel = self.current_channel()?;
+        Some(StoryRef::new(&channel.info.id, self.view.item.as_ref()?))
     }
 
     /// Selects the `index`th shown channel (keys 1-9).
@@ -601,13 +921,30 @@ impl Model {
         }
     }
 
-    /// Selects a channel (and no item).
+    /// Selects a channel (and no item), leaving the search and the Saved view.
     pub fn select_channel(&mut self, channel: ChannelId) {
+        if self.view.search.open {
+            self.close_search();
+        }
+        self.view.section = Section::Channel;
+        self.view.unsaved_here.clear();
         if self.view.channel.as_ref() != Some(&channel) {
             self.view.channel = Some(channel);
             self.view.item = None;
         }
     }
+}
+
+/// The index `step` away from `current` in a list of `len` (the first when nothing is
+/// selected), kept inside the list; `None` for an empty list.
+fn step_index(current: Option<usize>, step: isize, len: usize) -> Option<usize> {
+    if len == 0 {
+        return None;
+    }
+    Some(match current {
+        None => 0,
+        Some(index) => index.saturating_add_signed(step).min(len - 1),
+    })
 }
 
 /// Only http and https links are opened; anything else is refused.

@@ -15,6 +15,7 @@ use super::settings::{Location, Settings, ThemeChoice};
 use super::theme::Palette;
 use super::view::main_ui;
 use crate::client::connection::{ConnectionState, Endpoint};
+use crate::client::saved::SavedFile;
 use crate::client::store::Store;
 use crate::protocol::{
     Alert, AlertStatus, ChannelId, ChannelInfo, ChannelKind, Condition, CurrentWeather, Event,
@@ -25,6 +26,8 @@ struct App {
     model: Model,
     palette: Palette,
     effects: Vec<Effect>,
+    /// Where starred stories are written, as the app does (`None`: kept in the model only).
+    saved_file: Option<SavedFile>,
 }
 
 fn only() -> Endpoint {
@@ -151,6 +154,17 @@ fn harness_sized(
     connection: ConnectionState,
     size: egui::Vec2,
 ) -> Harness<'static, App> {
+    harness_with(events, connection, size, None)
+}
+
+/// A harness whose saved stories live in `saved_file`, loaded at start and written on each
+/// change, as in the app.
+fn harness_with(
+    events: Vec<Event>,
+    connection: ConnectionState,
+    size: egui::Vec2,
+    saved_file: Option<SavedFile>,
+) -> Harness<'static, App> {
     let settings = Settings {
         locations: vec![Location {
             name: "Port Tiding".to_owned(),
@@ -161,14 +175,33 @@ fn harness_sized(
     };
     let mut model = Model::new(store(events), settings);
     model.set_connection(connection);
+    if let Some(file) = &saved_file {
+        let loaded = file.load();
+        model.saved = Arc::new(loaded.stories);
+        model.notice = loaded.problem;
+    }
     let app = App {
         model,
         palette: Palette::of(ThemeChoice::Dark),
         effects: Vec::new(),
+        saved_file,
     };
     let mut harness = Harness::builder().with_size(size).build_ui_state(
         |ui, app: &mut App| {
             let effects = main_ui(ui, &mut app.model, &app.palette, None);
+            // Saving is the model's own business (the app only writes the file after it).
+            for effect in &effects {
+                if let Effect::SetSaved {
+                    channel,
+                    key,
+                    saved,
+                } = effect
+                    && app.model.set_saved(channel, key, *saved)
+                    && let Some(file) = &app.saved_file
+                {
+                    file.save(&app.model.saved).unwrap();
+                }
+            }
             app.effects.extend(effects);
         },
         app,
@@ -282,23 +315,320 @@ fn the_keyboard_moves_marks_and_switches() {
     assert_eq!(harness.state().model.view.item, None);
 }
 
+/// The line-up with an accented headline and an alert, for the search.
+fn searchable() -> Vec<Event> {
+    let mut events = lineup();
+    events.push(item("tech", "t2", "Zürich café runs on solar power", 45));
+    events.push(alert("Gale warning for the harbour", Severity::Warning));
+    events
+}
+
+fn search_box<'a>(harness: &'a Harness<'static, App>) -> egui_kittest::Node<'a> {
+    harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+}
+
 #[test]
-fn the_filter_narrows_the_list_and_says_when_nothing_matches() {
-    let mut harness = harness(lineup(), live());
+fn typing_in_the_search_box_shows_results_from_every_channel() {
+    let mut harness = harness(searchable(), live());
     harness.key_press(Key::Slash);
     harness.run_steps(2);
-    assert!(harness.state().model.view.filter_open);
-    harness.state_mut().model.view.filter = "pact".to_owned();
+    assert!(harness.state().model.view.search.open);
+    assert!(
+        search_box(&harness).is_focused(),
+        "/ puts the keyboard in the box"
+    );
+    // Before anything is typed: what search covers, and the keys.
+    assert!(harness.query_by_label("Search everything").is_some());
+    assert!(harness.query_by_label("move through the results").is_some());
+    // Case and accents do not matter; every word must match.
+    search_box(&harness).type_text("ZURICH cafe");
     harness.run_steps(2);
-    assert!(harness.query_by_label("River pact signed").is_some());
+    assert!(harness.query_by_label("1 result").is_some());
+    assert!(
+        harness
+            .query_by_label("Zürich café runs on solar power")
+            .is_some()
+    );
+    // Results as you type: one more word narrows to nothing, and says so.
+    search_box(&harness).type_text(" moon");
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label("No results for “ZURICH cafe moon”")
+            .is_some()
+    );
+    // Alerts are searched too, across channels, labelled with their channel.
+    harness.state_mut().model.view.search.query = "harbour".to_owned();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("2 results").is_some());
+    assert_eq!(
+        harness
+            .query_all_by_label("Gale warning for the harbour")
+            .count(),
+        2,
+        "the banner, and the alert among the results"
+    );
     assert!(
         harness
             .query_by_label("Harbour lighthouse shines again")
+            .is_some()
+    );
+    // Nothing was opened or marked by typing.
+    assert!(harness.state().effects.is_empty());
+    assert_eq!(harness.state().model.view.pick, None);
+}
+
+#[test]
+fn search_matches_are_marked_in_titles_and_snippets() {
+    // The marks the rows paint come from the same query the results were found with.
+    let mut harness = harness(searchable(), live());
+    harness.state_mut().model.open_search();
+    harness.state_mut().model.view.search.query = "solar zurich".to_owned();
+    harness.run_steps(2);
+    let results = harness.state_mut().model.search_results();
+    let title = "Zürich café runs on solar power";
+    let marks: Vec<&str> = crate::client::search::highlights(title, &results.query)
+        .into_iter()
+        .map(|r| &title[r])
+        .collect();
+    assert_eq!(marks, ["Zürich", "solar"]);
+    let snippet = crate::client::search::snippet(
+        "Summary of Zürich café runs on solar power",
+        &results.query,
+        220,
+    );
+    let marked: Vec<&str> = snippet
+        .highlights
+        .iter()
+        .map(|r| &snippet.text[r.clone()])
+        .collect();
+    assert_eq!(marked, ["Zürich", "solar"]);
+}
+
+#[test]
+fn the_keyboard_walks_the_results_and_enter_opens_a_story() {
+    let mut harness = harness(searchable(), live());
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, Key::F);
+    harness.run_steps(2);
+    assert!(
+        search_box(&harness).is_focused(),
+        "Ctrl+F puts the keyboard in the box"
+    );
+    // Every test item's summary says "Summary of": all four, newest first.
+    search_box(&harness).type_text("summary");
+    harness.run_steps(2);
+    assert!(harness.query_by_label("4 results").is_some());
+    harness.key_press(Key::ArrowDown);
+    harness.run_steps(1);
+    harness.key_press(Key::ArrowDown);
+    harness.run_steps(1);
+    harness.key_press(Key::ArrowUp);
+    harness.run_steps(2);
+    assert_eq!(harness.state().model.view.search.cursor, 1);
+    assert_eq!(
+        harness.state().model.view.pick,
+        None,
+        "moving does not open"
+    );
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+    // The second newest (10 minutes old) is open, as a click on its headline would.
+    let pick = harness
+        .state()
+        .model
+        .view
+        .pick
+        .clone()
+        .expect("a story is open");
+    assert_eq!((pick.channel.as_str(), pick.key.as_str()), ("tech", "t1"));
+    assert!(harness.state().effects.contains(&Effect::SetRead {
+        channel: id("tech"),
+        key: key("t1"),
+        read: true
+    }));
+    assert!(
+        harness
+            .query_by_label("Summary of Weather station firmware 2.0")
+            .is_some()
+    );
+    assert!(
+        !search_box(&harness).is_focused(),
+        "the list has the keyboard now"
+    );
+    // Now j/k move and open, like the headline list, and s saves.
+    harness.key_press(Key::J);
+    harness.run_steps(2);
+    let pick = harness.state().model.view.pick.clone().unwrap();
+    assert_eq!(pick.key.as_str(), "w2");
+    harness.key_press(Key::S);
+    harness.run_steps(2);
+    assert!(harness.state().model.is_saved(&id("world"), &key("w2")));
+    // Escape leaves the search: the channel view as it was.
+    harness.key_press(Key::Escape);
+    harness.run_steps(2);
+    let view = &harness.state().model.view;
+    assert!(!view.search.open && view.search.query.is_empty());
+    assert_eq!(view.pick, None);
+    assert!(
+        harness
+            .query_by_label("Harbour lighthouse shines again")
+            .is_some()
+    );
+}
+
+#[test]
+fn clicking_a_result_opens_it_and_a_channel_leaves_the_search() {
+    let mut harness = harness(searchable(), live());
+    search_box(&harness).focus();
+    harness.run_steps(2);
+    assert!(harness.state().model.view.search.open);
+    search_box(&harness).type_text("pact");
+    harness.run_steps(2);
+    harness.get_by_label("River pact signed").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness
+            .state()
+            .model
+            .view
+            .pick
+            .as_ref()
+            .map(|p| p.key.as_str()),
+        Some("w2")
+    );
+    assert!(
+        harness
+            .query_by_label("Summary of River pact signed")
+            .is_some()
+    );
+    harness.get_by_label("Technology").click();
+    harness.run_steps(2);
+    assert!(!harness.state().model.view.search.open);
+    assert_eq!(harness.state().model.view.channel, Some(id("tech")));
+}
+
+#[test]
+fn starring_a_story_moves_it_into_saved() {
+    let mut harness = harness(searchable(), live());
+    assert!(harness.query_by_label("No saved stories yet").is_none());
+    // The star beside the headline.
+    harness.get_by_label("Save River pact signed").click();
+    harness.run_steps(2);
+    assert!(harness.state().model.is_saved(&id("world"), &key("w2")));
+    {
+        use egui_kittest::kittest::NodeT as _;
+        assert_eq!(
+            harness
+                .get_by_label("Save River pact signed")
+                .accesskit_node()
+                .toggled(),
+            Some(egui::accesskit::Toggled::True),
+            "the star is a checkbox that says it is checked"
+        );
+    }
+    // And the detail pane's button, on another story.
+    harness
+        .get_by_label("Harbour lighthouse shines again")
+        .click();
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Save")
+        .click();
+    harness.run_steps(2);
+    assert!(harness.state().model.is_saved(&id("world"), &key("w1")));
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Saved")
+        .click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("2 stories").is_some());
+    assert!(harness.query_by_label("River pact signed").is_some());
+    assert!(
+        harness
+            .query_by_label("Weather station firmware 2.0")
             .is_none()
     );
-    harness.state_mut().model.view.filter = "zebra".to_owned();
+    // Unsaving here keeps the row (with an empty star) until the view is left: one click undoes.
+    harness.get_by_label("Save River pact signed").click();
     harness.run_steps(2);
-    assert!(harness.query_by_label("No matches").is_some());
+    assert!(!harness.state().model.is_saved(&id("world"), &key("w2")));
+    assert!(harness.query_by_label("River pact signed").is_some());
+    assert!(harness.query_by_label("1 story").is_some());
+    harness.get_by_label("Save River pact signed").click();
+    harness.run_steps(2);
+    assert!(harness.state().model.is_saved(&id("world"), &key("w2")));
+    // Export from the header.
+    harness.get_by_label("Export").click();
+    harness.run_steps(2);
+    harness.get_by_label("Bookmarks (HTML)…").click();
+    harness.run_steps(2);
+    assert!(harness.state().effects.contains(&Effect::ExportSaved(
+        crate::client::saved::ExportFormat::Bookmarks
+    )));
+}
+
+#[test]
+fn saved_stories_persist_across_a_reload_after_their_channel_moved_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = SavedFile::new(dir.path().join("saved.json"));
+    let size = egui::vec2(1280.0, 800.0);
+    {
+        let mut harness = harness_with(searchable(), live(), size, Some(file.clone()));
+        harness.key_press(Key::J);
+        harness.run_steps(1);
+        harness.key_press(Key::J);
+        harness.run_steps(2);
+        assert_eq!(harness.state().model.view.item, Some(key("w2")));
+        harness.key_press(Key::S);
+        harness.run_steps(2);
+        assert!(harness.state().model.is_saved(&id("world"), &key("w2")));
+    }
+    // A new run: the channel's history has moved on and the story is gone from it.
+    let mut events = vec![
+        channel("world", "World", ChannelKind::News),
+        channel("tech", "Technology", ChannelKind::News),
+    ];
+    events.push(item("world", "w9", "Ferry timetable changes", 1));
+    let mut harness = harness_with(events, live(), size, Some(file));
+    assert!(harness.state().model.notice.is_none());
+    assert!(harness.query_by_label("River pact signed").is_none());
+    harness.key_press(Key::Num0);
+    harness.run_steps(2);
+    assert!(harness.query_by_label("1 story").is_some());
+    harness.get_by_label("River pact signed").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label("Summary of River pact signed")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label_contains("no longer carries this story")
+            .is_some()
+    );
+    // And the search still finds it.
+    harness.state_mut().model.open_search();
+    harness.state_mut().model.view.search.query = "pact".to_owned();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("1 result").is_some());
+}
+
+#[test]
+fn a_corrupt_saved_file_is_reported_and_the_rest_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = SavedFile::new(dir.path().join("saved.json"));
+    std::fs::write(file.path(), "{\"version\": 1, \"stories\": [").unwrap();
+    let harness = harness_with(lineup(), live(), egui::vec2(1280.0, 800.0), Some(file));
+    assert!(
+        harness
+            .query_by_label_contains("Saved stories could not be read")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label("Harbour lighthouse shines again")
+            .is_some()
+    );
 }
 
 #[test]
@@ -845,7 +1175,9 @@ fn weather_places_are_searched_added_moved_and_removed_in_settings() {
     field.focus();
     field.type_text("kessel");
     harness.run_steps(2);
-    harness.get_by_label("Search").click();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Search")
+        .click();
     harness.run_steps(2);
     assert!(
         harness

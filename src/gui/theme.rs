@@ -70,6 +70,12 @@ pub struct Palette {
     pub temperature: Color32,
     /// The precipitation bars of the hourly chart.
     pub precipitation: Color32,
+    /// Behind search matches (a marker pen).
+    pub highlight: Color32,
+    /// Text on [`highlight`](Self::highlight).
+    pub on_highlight: Color32,
+    /// A saved story's star.
+    pub star: Color32,
 }
 
 impl Palette {
@@ -97,6 +103,9 @@ impl Palette {
                 bad: Color32::from_rgb(0xa0, 0x00, 0x00),
                 temperature: Color32::from_rgb(0xb3, 0x3c, 0x00),
                 precipitation: Color32::from_rgb(0x1c, 0x4f, 0xb8),
+                highlight: Color32::from_rgb(0xff, 0xff, 0x00),
+                on_highlight: Color32::BLACK,
+                star: Color32::from_rgb(0x9a, 0x6a, 0x00),
             },
             ThemeChoice::Light => Self {
                 dark: false,
@@ -118,6 +127,9 @@ impl Palette {
                 bad: Color32::from_rgb(0xb4, 0x23, 0x18),
                 temperature: Color32::from_rgb(0xd9, 0x5f, 0x0e),
                 precipitation: Color32::from_rgb(0x2b, 0x7b, 0xe0),
+                highlight: Color32::from_rgb(0xff, 0xe2, 0x7a),
+                on_highlight: Color32::from_rgb(0x1a, 0x1d, 0x24),
+                star: Color32::from_rgb(0xb8, 0x78, 0x00),
             },
             ThemeChoice::Dark => Self {
                 dark: true,
@@ -139,6 +151,9 @@ impl Palette {
                 bad: Color32::from_rgb(0xff, 0x7a, 0x70),
                 temperature: Color32::from_rgb(0xff, 0xb0, 0x4c),
                 precipitation: Color32::from_rgb(0x4f, 0xa3, 0xff),
+                highlight: Color32::from_rgb(0x5e, 0x49, 0x0c),
+                on_highlight: Color32::from_rgb(0xff, 0xf6, 0xdc),
+                star: Color32::from_rgb(0xf5, 0xc0, 0x42),
             },
         }
     }
@@ -302,6 +317,9 @@ mod tests {
                 // Graphics, not text: WCAG's 3:1 for the parts of a chart.
                 ("temperature line", p.temperature, p.raised, 3.0),
                 ("precipitation bars", p.precipitation, p.raised, 3.0),
+                ("search match", p.on_highlight, p.highlight, 7.0),
+                ("star", p.star, p.raised, 3.0),
+                ("star on background", p.star, p.background, 3.0),
             ] {
                 let ratio = contrast(fg, bg);
                 assert!(

@@ -3,14 +3,16 @@
 //! [`Effect`]s for everything else.
 
 use egui::{
-    Align, Color32, CornerRadius, Key, Layout, Margin, RichText, Sense, Stroke, Ui, Vec2, vec2,
+    Align, Color32, CornerRadius, Key, Layout, Margin, Modifiers, RichText, Sense, Stroke, Ui,
+    Vec2, vec2,
 };
 
 use super::format::{self, Tone};
-use super::model::{ChannelRow, Effect, Model, SettingsDraft, openable};
+use super::model::{ChannelRow, Effect, Model, Section, SettingsDraft, Story, StoryRef, openable};
+use super::rows::{self, RowSpec, paint_thumbnail, row_fill};
 use super::theme::{GAP, Palette, channel_colour, size};
 use super::thumbnails::Thumb;
-use super::weather_view;
+use super::{icons, saved_view, search_view, weather_view};
 use crate::client::store::{StoredAlert, StoredItem};
 use crate::protocol::{AlertStatus, ChannelKind, HealthStatus, Severity};
 
@@ -77,8 +79,39 @@ pub fn main_ui(
         .show(ui, |ui| channel_column_ui(ui, model, palette, &mut effects));
 
     let narrow = ui.available_width() < NARROW;
+    if model.view.search.open || model.view.section == Section::Saved {
+        // The search results and the Saved view mix channels: the open story is `pick`.
+        let pick = model.view.pick.clone();
+        if let Some(story) = &pick
+            && !narrow
+        {
+            detail_panel_ui(ui, model, story, palette, &mut effects);
+        }
+        egui::CentralPanel::default()
+            .frame(egui::Frame::new())
+            .show(ui, |ui| match &pick {
+                Some(story) if narrow => {
+                    egui::Frame::new()
+                        .inner_margin(Margin::same(16))
+                        .show(ui, |ui| {
+                            detail_ui(ui, model, story, palette, true, &mut effects)
+                        });
+                }
+                _ if model.view.search.open => {
+                    search_view::results_ui(ui, model, palette, &mut effects);
+                }
+                _ => saved_view::list_ui(ui, model, palette, &mut effects),
+            });
+        if model.view.settings.is_some() {
+            super::settings_view::settings_window(ui.ctx(), model, palette, &mut effects);
+        }
+        return effects;
+    }
     let current = model.current_channel();
-    let has_selection = model.view.item.is_some();
+    let selected = current
+        .as_ref()
+        .zip(model.view.item.as_ref())
+        .map(|(channel, key)| StoryRef::new(&channel.info.id, key));
     match current {
         None => {
             egui::CentralPanel::default()
@@ -106,29 +139,19 @@ pub fn main_ui(
                 });
         }
         Some(channel) => {
-            if has_selection && !narrow {
-                egui::Panel::right("detail")
-                    .resizable(true)
-                    .default_size((ui.available_width() * 0.48).max(320.0))
-                    .size_range(300.0..=900.0)
-                    .frame(
-                        egui::Frame::new()
-                            .fill(palette.raised)
-                            .inner_margin(Margin::same(20))
-                            .stroke(Stroke::new(1.0, palette.border)),
-                    )
-                    .show(ui, |ui| {
-                        detail_ui(ui, model, &channel, palette, false, &mut effects)
-                    });
+            if let Some(story) = &selected
+                && !narrow
+            {
+                detail_panel_ui(ui, model, story, palette, &mut effects);
             }
             egui::CentralPanel::default()
                 .frame(egui::Frame::new())
                 .show(ui, |ui| {
-                    if has_selection && narrow {
+                    if let Some(story) = selected.as_ref().filter(|_| narrow) {
                         egui::Frame::new()
                             .inner_margin(Margin::same(16))
                             .show(ui, |ui| {
-                                detail_ui(ui, model, &channel, palette, true, &mut effects)
+                                detail_ui(ui, model, story, palette, true, &mut effects)
                             });
                     } else if channel.info.kind == ChannelKind::Alerts {
                         alert_list_ui(ui, model, &channel, palette, &mut effects);
@@ -164,13 +187,36 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
         model.view.lineup.focus = Some(super::lineup::Focus::Address);
         return;
     }
+    let in_box = ui.memory(|m| m.has_focus(search_view::box_id()));
+    if ui.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
+        open_search_with_typed(ui, model, None);
+    }
     if ui.input(|i| i.key_pressed(Key::Escape)) {
-        if model.view.filter_open {
-            model.view.filter_open = false;
-            model.view.filter.clear();
+        if model.view.search.open {
+            model.close_search();
+            ui.memory_mut(|m| m.surrender_focus(search_view::box_id()));
+        } else if model.view.section == Section::Saved {
+            model.view.pick = None;
         } else {
             model.view.item = None;
         }
+        return;
+    }
+    if in_box {
+        // Up and Down walk the results while typing; Enter opens the highlighted one and
+        // hands the keyboard to the list (j/k, s, m, Enter for the browser).
+        let take = |ui: &mut Ui, key| ui.input_mut(|i| i.consume_key(Modifiers::NONE, key));
+        if take(ui, Key::ArrowDown) {
+            search_view::move_cursor(model, 1);
+        }
+        if take(ui, Key::ArrowUp) {
+            search_view::move_cursor(model, -1);
+        }
+        if take(ui, Key::Enter) {
+            search_view::open_cursor(model, effects);
+            ui.memory_mut(|m| m.surrender_focus(search_view::box_id()));
+        }
+        return;
     }
     if text_focused(ui) {
         return;
@@ -189,18 +235,27 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
     {
         effects.push(Effect::OpenLink(link));
     }
-    if pressed(Key::M)
-        && let (Some(channel), Some(key)) = (model.current_channel(), model.view.item.clone())
-    {
-        let read = is_read(model, &channel.info.id, &key);
-        effects.push(Effect::SetRead {
-            channel: channel.info.id,
-            key,
-            read: !read,
-        });
+    if let Some(story) = model.selected_story() {
+        if pressed(Key::M)
+            && let Some(read) = is_read(model, &story)
+        {
+            effects.push(Effect::SetRead {
+                channel: story.channel.clone(),
+                key: story.key.clone(),
+                read: !read,
+            });
+        }
+        if pressed(Key::S) && can_save(model, &story) {
+            let saved = model.is_saved(&story.channel, &story.key);
+            effects.push(Effect::SetSaved {
+                channel: story.channel,
+                key: story.key,
+                saved: !saved,
+            });
+        }
     }
     if ui.input(|i| i.key_pressed(Key::Slash)) {
-        model.view.filter_open = true;
+        open_search_with_typed(ui, model, Some('/'));
     }
     let digits = [
         Key::Num1,
@@ -218,48 +273,70 @@ fn keyboard(ui: &mut Ui, model: &mut Model, effects: &mut Vec<Effect>) {
             model.select_channel_at(index);
         }
     }
+    if pressed(Key::Num0) {
+        model.show_saved();
+    }
 }
 
-fn is_read(
-    model: &Model,
-    channel: &crate::protocol::ChannelId,
-    key: &crate::protocol::ItemKey,
-) -> bool {
-    model.store.channel(channel).is_some_and(|c| {
-        c.items.iter().any(|i| i.item.key == *key && i.read)
-            || c.alerts.iter().any(|a| a.alert.key == *key && a.read)
-    })
+/// Opens the search from a shortcut. The box takes the keyboard only from the next frame, so
+/// what was typed in this one (a fast typist, or a slow frame) goes into it here instead of
+/// being lost; `shortcut` is the shortcut's own character, left out.
+fn open_search_with_typed(ui: &Ui, model: &mut Model, shortcut: Option<char>) {
+    let mut typed: String = ui.input(|i| {
+        i.events
+            .iter()
+            .filter_map(|event| match event {
+                egui::Event::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    });
+    if let Some(shortcut) = shortcut
+        && let Some(at) = typed.find(shortcut)
+    {
+        typed.remove(at);
+    }
+    if !model.view.search.open {
+        model.view.search.query.clear();
+    }
+    model.view.search.query.push_str(&typed);
+    model.open_search();
+}
+
+/// Whether a story is read; `None` when the store no longer holds it (nothing to mark).
+pub(super) fn is_read(model: &Model, story: &StoryRef) -> Option<bool> {
+    match model.story(story)? {
+        Story::Item(stored) => Some(stored.read),
+        Story::Alert(stored) => Some(stored.read),
+        Story::Saved(_) => None,
+    }
+}
+
+/// Whether a story can be saved (items can, alerts cannot).
+pub(super) fn can_save(model: &Model, story: &StoryRef) -> bool {
+    matches!(model.story(story), Some(Story::Item(_) | Story::Saved(_)))
 }
 
 fn mark_selected_read(model: &Model, effects: &mut Vec<Effect>) {
-    if let (Some(channel), Some(key)) = (model.current_channel(), model.view.item.clone())
-        && !is_read(model, &channel.info.id, &key)
+    if let Some(story) = model.selected_story()
+        && is_read(model, &story) == Some(false)
     {
         effects.push(Effect::SetRead {
-            channel: channel.info.id,
-            key,
+            channel: story.channel,
+            key: story.key,
             read: true,
         });
     }
 }
 
 fn selected_link(model: &Model) -> Option<String> {
-    let channel = model.current_channel()?;
-    let key = model.view.item.as_ref()?;
-    let state = model.store.channel(&channel.info.id)?;
-    state
-        .items
-        .iter()
-        .find(|i| i.item.key == *key)
-        .and_then(|i| i.item.link.clone())
-        .or_else(|| {
-            state
-                .alerts
-                .iter()
-                .find(|a| a.alert.key == *key)
-                .and_then(|a| a.alert.link.clone())
-        })
-        .filter(|link| openable(link))
+    let story = model.selected_story()?;
+    match model.story(&story)? {
+        Story::Item(stored) => stored.item.link.clone(),
+        Story::Alert(stored) => stored.alert.link.clone(),
+        Story::Saved(saved) => saved.item.link.clone(),
+    }
+    .filter(|link| openable(link))
 }
 
 fn top_bar_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut Vec<Effect>) {
@@ -270,20 +347,8 @@ fn top_bar_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut V
                 .strong()
                 .color(palette.on_title_bar),
         );
-        ui.add_space(GAP * 2.0);
-        if model.view.filter_open {
-            let response = ui.add(
-                egui::TextEdit::singleline(&mut model.view.filter)
-                    .hint_text("Filter headlines")
-                    .desired_width(240.0),
-            );
-            if !response.has_focus() && model.view.filter.is_empty() && response.lost_focus() {
-                model.view.filter_open = false;
-            }
-            if !response.has_focus() && !response.lost_focus() && model.view.filter.is_empty() {
-                response.request_focus();
-            }
-        }
+        ui.add_space(GAP * 3.0);
+        search_view::search_box_ui(ui, model, palette);
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui
                 .button("Settings")
@@ -311,14 +376,6 @@ fn top_bar_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut V
                 let mut settings = model.settings.clone();
                 settings.ticker.enabled = ticker_on;
                 effects.push(Effect::ApplySettings(settings));
-            }
-            if !model.view.filter_open
-                && ui
-                    .button("Filter")
-                    .on_hover_text("Filter headlines (/)")
-                    .clicked()
-            {
-                model.view.filter_open = true;
             }
         });
     });
@@ -470,7 +527,23 @@ fn channel_column_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects:
                 });
         });
     let rows = model.channel_rows();
-    let current = model.current_channel().map(|c| c.info.id);
+    let in_channels = model.view.section == Section::Channel && !model.view.search.open;
+    let current = model
+        .current_channel()
+        .map(|c| c.info.id)
+        .filter(|_| in_channels);
+    let saved_open = model.view.section == Section::Saved && !model.view.search.open;
+    if saved_row_ui(ui, model.saved.len(), saved_open, palette).clicked() {
+        model.show_saved();
+    }
+    ui.add_space(4.0);
+    let (line, _) = ui.allocate_exact_size(vec2(ui.available_width(), 9.0), Sense::hover());
+    ui.painter().hline(
+        line.x_range().shrink(6.0),
+        line.center().y,
+        Stroke::new(1.0, palette.border),
+    );
+    ui.add_space(4.0);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -488,6 +561,70 @@ fn channel_column_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects:
                 });
             }
         });
+}
+
+/// The Saved entry at the top of the channel column: a star, the name and how many.
+fn saved_row_ui(ui: &mut Ui, count: usize, selected: bool, palette: &Palette) -> egui::Response {
+    let height = 34.0;
+    let (rect, response) =
+        ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::click());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(
+        rect,
+        CornerRadius::same(5),
+        row_fill(selected, response.hovered(), palette),
+    );
+    icons::paint_star(
+        &painter,
+        egui::pos2(rect.left() + 11.0, rect.center().y),
+        6.5,
+        count > 0,
+        if count > 0 {
+            palette.star
+        } else {
+            palette.text_weak
+        },
+    );
+    let title = painter.layout_no_wrap(
+        "Saved".to_owned(),
+        egui::FontId::proportional(size::BODY),
+        palette.text,
+    );
+    painter.galley(
+        rect.left_center() + vec2(24.0, -title.size().y / 2.0),
+        title,
+        palette.text,
+    );
+    if count > 0 {
+        let galley = painter.layout_no_wrap(
+            count.to_string(),
+            egui::FontId::proportional(size::SMALL),
+            palette.text_weak,
+        );
+        let badge = egui::Rect::from_min_size(
+            egui::pos2(
+                rect.right() - 8.0 - galley.size().x - 12.0,
+                rect.center().y - 9.0,
+            ),
+            vec2(galley.size().x + 12.0, 18.0),
+        );
+        painter.rect_stroke(
+            badge,
+            CornerRadius::same(9),
+            Stroke::new(1.0, palette.border),
+            egui::StrokeKind::Inside,
+        );
+        painter.galley(
+            badge.center() - galley.size() / 2.0,
+            galley,
+            palette.text_weak,
+        );
+    }
+    let label = "Saved".to_owned();
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
+    response.on_hover_text(format!(
+        "Stories you starred, kept on this computer ({count})\n\nKey: 0"
+    ))
 }
 
 fn channel_row_ui(
@@ -638,12 +775,7 @@ fn item_list_ui(
     channel_header_ui(ui, channel, palette, items.len(), effects);
     if items.is_empty() {
         let failing = channel.info.health.status == HealthStatus::Failing;
-        let (title, body) = if !model.view.filter.trim().is_empty() {
-            (
-                "No matches",
-                "No headline in this channel matches the filter.".to_owned(),
-            )
-        } else if failing {
+        let (title, body) = if failing {
             (
                 "This channel's feeds cannot be reached",
                 format!(
@@ -665,211 +797,106 @@ fn item_list_ui(
         weather_view::empty_ui(ui, palette, title, &body);
         return;
     }
-    // Every row has the same height, so only the rows in view are laid out and painted (a
-    // channel holds up to 200 items, and the ticker strip repaints the window 30 times a second).
-    let row_height = item_row_height(ui);
-    let scroll_to = model
-        .view
-        .scroll_to_selection
-        .then(|| {
-            items
-                .iter()
-                .position(|s| model.view.item.as_ref() == Some(&s.item.key))
-        })
-        .flatten();
+    let selected_index = items
+        .iter()
+        .position(|s| model.view.item.as_ref() == Some(&s.item.key));
+    story_list_ui(
+        ui,
+        model,
+        items.len(),
+        selected_index,
+        |ui, model, index, rect, selected| {
+            let Some(stored) = items.get(index) else {
+                return;
+            };
+            let item = &stored.item;
+            let image = item.image.as_deref().filter(|u| openable(u));
+            if let Some(url) = image {
+                if model.thumbnails.wants(url) {
+                    effects.push(Effect::LoadImage(url.to_owned()));
+                } else {
+                    model.thumbnails.touch(url);
+                }
+            }
+            let summary = item.body.as_ref().map(|body| body.replace('\n', " "));
+            let saved = model.is_saved(&channel.info.id, &item.key);
+            let spec = RowSpec {
+                id: ui.scope_id().with(("item", item.key.as_str())),
+                title: &item.title,
+                title_marks: &[],
+                summary: summary.as_deref(),
+                summary_marks: &[],
+                meta: format::item_meta(item.source.as_deref(), item.published, model.now),
+                channel: None,
+                badge: None,
+                read: stored.read,
+                saved: Some(saved),
+                image,
+            };
+            let response =
+                rows::story_row_ui(ui, rect, &spec, selected, &model.thumbnails, palette);
+            if response.star.as_ref().is_some_and(egui::Response::clicked) {
+                effects.push(Effect::SetSaved {
+                    channel: channel.info.id.clone(),
+                    key: item.key.clone(),
+                    saved: !saved,
+                });
+            } else if response.row.clicked() {
+                model.view.item = Some(item.key.clone());
+                model.view.channel = Some(channel.info.id.clone());
+                if !stored.read {
+                    effects.push(Effect::SetRead {
+                        channel: channel.info.id.clone(),
+                        key: item.key.clone(),
+                        read: true,
+                    });
+                }
+            }
+            if response.row.double_clicked()
+                && let Some(link) = item.link.clone().filter(|l| openable(l))
+            {
+                effects.push(Effect::OpenLink(link));
+            }
+        },
+    );
+}
+
+/// A scrolling list of `count` rows of one fixed height, laying out only the rows in view (a
+/// channel holds up to 200 items and a search can find thousands, and the ticker strip
+/// repaints the window 30 times a second). `row` paints row `index` into its rect; the list
+/// scrolls to `selected` after a keyboard move.
+pub(super) fn story_list_ui(
+    ui: &mut Ui,
+    model: &mut Model,
+    count: usize,
+    selected: Option<usize>,
+    mut row: impl FnMut(&mut Ui, &mut Model, usize, egui::Rect, bool),
+) {
+    let row_height = rows::row_height(ui);
+    let scroll_to = selected.filter(|_| model.view.scroll_to_selection);
     model.view.scroll_to_selection = false;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show_viewport(ui, |ui, viewport| {
             let width = ui.available_width();
-            ui.set_height(row_height * items.len() as f32);
+            ui.set_height(row_height * count as f32);
             let top = ui.min_rect().top();
-            if let Some(index) = scroll_to {
-                let rect = egui::Rect::from_min_size(
-                    egui::pos2(ui.min_rect().left(), top + row_height * index as f32),
+            let left = ui.min_rect().left();
+            let rect_of = |index: usize| {
+                egui::Rect::from_min_size(
+                    egui::pos2(left, top + row_height * index as f32),
                     vec2(width, row_height),
-                );
-                ui.scroll_to_rect(rect, None);
-            }
-            let first = (viewport.top() / row_height).floor().max(0.0) as usize;
-            let last = ((viewport.bottom() / row_height).ceil() as usize).min(items.len());
-            for (index, stored) in items.iter().enumerate().take(last).skip(first) {
-                let rect = egui::Rect::from_min_size(
-                    egui::pos2(ui.min_rect().left(), top + row_height * index as f32),
-                    vec2(width, row_height),
-                );
-                let selected = model.view.item.as_ref() == Some(&stored.item.key);
-                if let Some(url) = stored.item.image.as_deref().filter(|u| openable(u)) {
-                    if model.thumbnails.wants(url) {
-                        effects.push(Effect::LoadImage(url.to_owned()));
-                    } else {
-                        model.thumbnails.touch(url);
-                    }
-                }
-                let response = item_row_ui(ui, rect, model, stored, selected, palette);
-                if response.clicked() {
-                    model.view.item = Some(stored.item.key.clone());
-                    model.view.channel = Some(channel.info.id.clone());
-                    if !stored.read {
-                        effects.push(Effect::SetRead {
-                            channel: channel.info.id.clone(),
-                            key: stored.item.key.clone(),
-                            read: true,
-                        });
-                    }
-                }
-                if response.double_clicked()
-                    && let Some(link) = stored.item.link.clone().filter(|l| openable(l))
-                {
-                    effects.push(Effect::OpenLink(link));
-                }
-            }
-        });
-}
-
-/// The fixed height of an item row: meta line, two title lines, two summary lines.
-fn item_row_height(ui: &Ui) -> f32 {
-    ui.fonts_mut(|f| {
-        14.0 + f.row_height(&egui::FontId::proportional(size::SMALL))
-            + 4.0
-            + 2.0 * f.row_height(&egui::FontId::proportional(size::TITLE))
-            + 4.0
-            + 2.0 * f.row_height(&egui::FontId::proportional(size::SMALL + 0.5))
-            + 14.0
-    })
-}
-
-fn item_row_ui(
-    ui: &mut Ui,
-    rect: egui::Rect,
-    model: &Model,
-    stored: &StoredItem,
-    selected: bool,
-    palette: &Palette,
-) -> egui::Response {
-    let item = &stored.item;
-    let width = rect.width();
-    let image = item
-        .image
-        .as_deref()
-        .filter(|url| openable(url))
-        .filter(|url| !matches!(model.thumbnails.get(url), Some(Thumb::Failed)));
-    let thumb_size = vec2(104.0, 70.0);
-    let inner = width
-        - 48.0
-        - if image.is_some() {
-            thumb_size.x + 12.0
-        } else {
-            0.0
-        };
-    let title_font = egui::FontId::proportional(size::TITLE);
-    let title_colour = if stored.read {
-        palette.text_weak
-    } else {
-        palette.text
-    };
-    let mut job =
-        egui::text::LayoutJob::simple(item.title.clone(), title_font, title_colour, inner);
-    job.wrap.max_rows = 2;
-    let title = ui.fonts_mut(|f| f.layout_job(job));
-    let meta_text = format::item_meta(item.source.as_deref(), item.published, model.now);
-    let meta = ui.painter().layout_no_wrap(
-        meta_text,
-        egui::FontId::proportional(size::SMALL),
-        palette.text_weak,
-    );
-    let summary = item.body.as_ref().map(|body| {
-        let mut job = egui::text::LayoutJob::simple(
-            body.replace('\n', " "),
-            egui::FontId::proportional(size::SMALL + 0.5),
-            palette.text_weak,
-            inner,
-        );
-        job.wrap.max_rows = 2;
-        ui.fonts_mut(|f| f.layout_job(job))
-    });
-    let height = rect.height();
-    let response = ui.interact(
-        rect,
-        ui.scope_id().with(("item", item.key.as_str())),
-        Sense::click(),
-    );
-    let painter = ui.painter_at(rect);
-    let fill = row_fill(selected, response.hovered(), palette);
-    painter.rect_filled(rect.shrink2(vec2(8.0, 1.0)), CornerRadius::same(6), fill);
-    if selected {
-        let bar = egui::Rect::from_min_size(rect.min + vec2(8.0, 4.0), vec2(3.0, height - 8.0));
-        painter.rect_filled(bar, CornerRadius::same(1), palette.accent);
-    }
-    let left = rect.left() + 28.0;
-    let mut y = rect.top() + 14.0;
-    if !stored.read {
-        painter.circle_filled(
-            egui::pos2(rect.left() + 18.0, y + meta.size().y / 2.0),
-            4.0,
-            palette.accent,
-        );
-    }
-    painter.galley(egui::pos2(left, y), meta.clone(), palette.text_weak);
-    y += meta.size().y + 4.0;
-    painter.galley(egui::pos2(left, y), title.clone(), title_colour);
-    y += title.size().y + 4.0;
-    if let Some(summary) = summary {
-        painter.galley(egui::pos2(left, y), summary, palette.text_weak);
-    }
-    if let Some(url) = image {
-        let frame = egui::Rect::from_min_size(
-            egui::pos2(rect.right() - 16.0 - thumb_size.x, rect.top() + 14.0),
-            thumb_size,
-        );
-        paint_thumbnail(&painter, frame, model.thumbnails.get(url), palette);
-    }
-    painter.line_segment(
-        [
-            egui::pos2(rect.left() + 16.0, rect.bottom() - 0.5),
-            egui::pos2(rect.right() - 16.0, rect.bottom() - 0.5),
-        ],
-        Stroke::new(1.0, palette.border.gamma_multiply(0.6)),
-    );
-    let label = item.title.clone();
-    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
-    response
-}
-
-/// Paints a thumbnail cropped to fill `frame` (a quiet placeholder while it loads).
-fn paint_thumbnail(
-    painter: &egui::Painter,
-    frame: egui::Rect,
-    thumb: Option<&Thumb>,
-    palette: &Palette,
-) {
-    match thumb {
-        Some(Thumb::Ready(texture)) => {
-            let [w, h] = texture.size().map(|v| v as f32);
-            let (frame_aspect, image_aspect) = (frame.width() / frame.height(), w / h.max(1.0));
-            // Centre-crop to the frame's shape.
-            let uv = if image_aspect > frame_aspect {
-                let keep = frame_aspect / image_aspect;
-                egui::Rect::from_min_max(
-                    egui::pos2((1.0 - keep) / 2.0, 0.0),
-                    egui::pos2((1.0 + keep) / 2.0, 1.0),
-                )
-            } else {
-                let keep = image_aspect / frame_aspect;
-                egui::Rect::from_min_max(
-                    egui::pos2(0.0, (1.0 - keep) / 2.0),
-                    egui::pos2(1.0, (1.0 + keep) / 2.0),
                 )
             };
-            painter.add(
-                egui::epaint::RectShape::filled(frame, CornerRadius::same(6), Color32::WHITE)
-                    .with_texture(texture.id(), uv),
-            );
-        }
-        _ => {
-            painter.rect_filled(frame, CornerRadius::same(6), palette.hover);
-        }
-    }
+            if let Some(index) = scroll_to {
+                ui.scroll_to_rect(rect_of(index), None);
+            }
+            let first = (viewport.top() / row_height).floor().max(0.0) as usize;
+            let last = ((viewport.bottom() / row_height).ceil() as usize).min(count);
+            for index in first..last {
+                row(ui, model, index, rect_of(index), selected == Some(index));
+            }
+        });
 }
 
 fn alert_list_ui(
@@ -977,27 +1004,66 @@ fn alert_list_ui(
         });
 }
 
+/// The detail pane on the right, resizable.
+fn detail_panel_ui(
+    ui: &mut Ui,
+    model: &mut Model,
+    story: &StoryRef,
+    palette: &Palette,
+    effects: &mut Vec<Effect>,
+) {
+    egui::Panel::right("detail")
+        .resizable(true)
+        .default_size((ui.available_width() * 0.48).max(320.0))
+        .size_range(300.0..=900.0)
+        .frame(
+            egui::Frame::new()
+                .fill(palette.raised)
+                .inner_margin(Margin::same(20))
+                .stroke(Stroke::new(1.0, palette.border)),
+        )
+        .show(ui, |ui| {
+            detail_ui(ui, model, story, palette, false, effects)
+        });
+}
+
+/// Forgets the selection the detail pane shows (Back, or a story that went away).
+fn clear_selection(model: &mut Model) {
+    if model.view.search.open || model.view.section == Section::Saved {
+        model.view.pick = None;
+    } else {
+        model.view.item = None;
+    }
+}
+
 fn detail_ui(
     ui: &mut Ui,
     model: &mut Model,
-    channel: &ChannelRow,
+    story: &StoryRef,
     palette: &Palette,
     with_back: bool,
     effects: &mut Vec<Effect>,
 ) {
-    let Some(key) = model.view.item.clone() else {
-        return;
-    };
-    let Some(state) = model.store.channel(&channel.info.id) else {
-        return;
-    };
     if with_back && ui.button("Back to the list").clicked() {
-        model.view.item = None;
+        clear_selection(model);
         return;
     }
-    let colour = channel_colour(&channel.info.colour);
-    if let Some(stored) = state.items.iter().find(|i| i.item.key == key).cloned() {
-        let item = &stored.item;
+    let (channel_title, channel_hex) = model.channel_label(&story.channel);
+    let colour = channel_colour(&channel_hex);
+    let found = match model.story(story) {
+        Some(Story::Item(stored)) => Some((stored.item.clone(), Some(stored.read))),
+        Some(Story::Saved(saved)) => Some((saved.item.clone(), None)),
+        Some(Story::Alert(_)) | None => None,
+    };
+    let alert = match model.story(story) {
+        Some(Story::Alert(stored)) => Some(stored.clone()),
+        _ => None,
+    };
+    let key = story.key.clone();
+    if let Some((item, read)) = found {
+        let saved = model.is_saved(&story.channel, &story.key);
+        let kept_copy = read.is_none();
+        let item = &item;
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
@@ -1008,7 +1074,7 @@ fn detail_ui(
                         .inner_margin(Margin::symmetric(6, 2))
                         .show(ui, |ui| {
                             ui.label(
-                                RichText::new(&channel.info.title)
+                                RichText::new(&channel_title)
                                     .size(size::SMALL)
                                     .strong()
                                     .color(readable_on(colour)),
@@ -1062,19 +1128,34 @@ fn detail_ui(
                     {
                         effects.push(Effect::OpenLink(link));
                     }
-                    let toggle = if stored.read {
-                        "Mark unread"
-                    } else {
-                        "Mark read"
-                    };
-                    if ui.button(toggle).clicked() {
-                        effects.push(Effect::SetRead {
-                            channel: channel.info.id.clone(),
+                    if let Some(read) = read {
+                        let toggle = if read { "Mark unread" } else { "Mark read" };
+                        if ui.button(toggle).on_hover_text("m").clicked() {
+                            effects.push(Effect::SetRead {
+                                channel: story.channel.clone(),
+                                key: key.clone(),
+                                read: !read,
+                            });
+                        }
+                    }
+                    if save_button_ui(ui, saved, palette).clicked() {
+                        effects.push(Effect::SetSaved {
+                            channel: story.channel.clone(),
                             key: key.clone(),
-                            read: !stored.read,
+                            saved: !saved,
                         });
                     }
                 });
+                if kept_copy {
+                    ui.add_space(GAP);
+                    ui.label(
+                        RichText::new(format!(
+                            "Kept in Saved: {channel_title} no longer carries this story."
+                        ))
+                        .size(size::SMALL)
+                        .color(palette.text_weak),
+                    );
+                }
                 let published = item.published.with_timezone(&chrono::Local);
                 ui.add_space(GAP);
                 ui.label(
@@ -1086,7 +1167,7 @@ fn detail_ui(
                     .color(palette.text_weak),
                 );
             });
-    } else if let Some(stored) = state.alerts.iter().find(|a| a.alert.key == key).cloned() {
+    } else if let Some(stored) = alert {
         let alert = &stored.alert;
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
@@ -1176,19 +1257,58 @@ fn detail_ui(
                 }
             });
     } else {
-        model.view.item = None;
+        clear_selection(model);
     }
 }
 
-/// The background of a list row: raised when selected, tinted when hovered.
-fn row_fill(selected: bool, hovered: bool, palette: &Palette) -> Color32 {
-    if selected {
-        palette.raised
-    } else if hovered {
-        palette.hover
+/// The detail pane's star button: "Save" with an empty star, or "Saved" with a filled one.
+fn save_button_ui(ui: &mut Ui, saved: bool, palette: &Palette) -> egui::Response {
+    let text = if saved { "Saved" } else { "Save" };
+    let galley = ui.painter().layout_no_wrap(
+        text.to_owned(),
+        egui::FontId::proportional(size::BODY),
+        palette.text,
+    );
+    let padding = ui.spacing().button_padding;
+    let size = vec2(
+        padding.x * 2.0 + 18.0 + galley.size().x,
+        (galley.size().y + padding.y * 2.0).max(ui.spacing().interact_size.y),
+    );
+    let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+    let visuals = ui.style().interact(&response);
+    ui.painter().rect(
+        rect,
+        visuals.corner_radius,
+        visuals.weak_bg_fill,
+        visuals.bg_stroke,
+        egui::StrokeKind::Inside,
+    );
+    let star = egui::pos2(rect.left() + padding.x + 6.0, rect.center().y);
+    icons::paint_star(
+        ui.painter(),
+        star,
+        6.5,
+        saved,
+        if saved {
+            palette.star
+        } else {
+            visuals.text_color()
+        },
+    );
+    ui.painter().galley(
+        egui::pos2(
+            rect.left() + padding.x + 18.0,
+            rect.center().y - galley.size().y / 2.0,
+        ),
+        galley,
+        visuals.text_color(),
+    );
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::CheckBox, true, saved, text));
+    response.on_hover_text(if saved {
+        "Remove from Saved (s)"
     } else {
-        Color32::TRANSPARENT
-    }
+        "Keep this story in Saved, even after it leaves the channel (s)"
+    })
 }
 
 /// Black or white, whichever reads better on `fill`.

@@ -60,7 +60,9 @@ fn three_steps_end_with_the_place_and_channels_chosen() {
     field.focus();
     field.type_text("Kessel");
     harness.run_steps(2);
-    harness.get_by_label("Search").click_accesskit();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Search")
+        .click_accesskit();
     harness.run_steps(2);
     let searched = harness
         .state_mut()
