@@ -254,7 +254,7 @@ async fn the_welcome_shows_on_the_first_run_only() {
         "[[channels]]\nid = \"notes\"\ntitle = \"Notes\"\n",
     )
     .unwrap();
-    let mut app = App::start_with(&x, home.path(), &[], &[]);
+    let mut app = App::first_run(&x, home.path(), &[], &[]);
     app.until("the welcome", |s| s["welcome"] == "Place").await;
     assert!(!config.join("settings.toml").exists());
     press_until(&mut app, &x.display, "Escape", |s| s["welcome"].is_null()).await;

@@ -54,8 +54,21 @@ impl App {
         Self::start_with(x, home, &["--server", server], env)
     }
 
-    /// Starts `tidings` with the command-line arguments `args` (e.g. `--demo`).
+    /// Starts `tidings` with the command-line arguments `args` (e.g. `--demo`), as someone who
+    /// has run it before: an empty `settings.toml` is written when there is none, so the
+    /// first-run welcome stays away.
     pub fn start_with(x: &Xvfb, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let config = home.join("config").join("tidings");
+        std::fs::create_dir_all(&config).expect("config dir");
+        if !config.join("settings.toml").exists() {
+            std::fs::write(config.join("settings.toml"), "").expect("settings.toml");
+        }
+        Self::first_run(x, home, args, env)
+    }
+
+    /// Starts `tidings` in `home` as it is, with no settings file written (a first run when
+    /// there is none).
+    pub fn first_run(x: &Xvfb, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let launch = Launch {
             display: x.display.clone(),
             home: home.to_owned(),
