@@ -249,13 +249,8 @@ async fn demo_mode_fills_every_channel_of_the_lineup_with_no_network() {
 /// Gives the main window the keyboard (no window manager runs here to do it), then runs the
 /// xdotool `command` (`key ...`, `type ...`).
 fn type_keys(display: &str, command: &[&str]) {
-    let status = std::process::Command::new("xdotool")
-        .args(["search", "--name", "^Tidings$", "windowfocus", "--sync"])
-        .args(command)
-        .env("DISPLAY", display)
-        .status()
-        .expect("xdotool is needed here (scripts/test.sh installs it)");
-    assert!(status.success());
+    common::xvfb::focus_main_window(display);
+    common::xvfb::xdotool(display, command);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

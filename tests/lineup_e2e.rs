@@ -17,7 +17,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use common::app::App;
-use common::xvfb::{Xvfb, xdotool};
+use common::xvfb::{Xvfb, focus_main_window, xdotool};
 use serde_json::Value;
 
 const STORIES: [&str; 3] = [
@@ -69,37 +69,6 @@ async fn website() -> String {
         );
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
-}
-
-/// Gives the main window the keyboard (no window manager runs here to do it), once it is
-/// mapped.
-fn focus_main_window(display: &str) {
-    xdotool(display, &["mousemove", "--sync", "400", "300"]);
-    let started = std::time::Instant::now();
-    loop {
-        let output = std::process::Command::new("xdotool")
-            .args([
-                "search",
-                "--onlyvisible",
-                "--name",
-                "^Tidings$",
-                "windowfocus",
-                "--sync",
-            ])
-            .env("DISPLAY", display)
-            .output()
-            .expect("xdotool is needed here (scripts/test.sh installs it)");
-        if output.status.success() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the main window never became focusable: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    std::thread::sleep(Duration::from_millis(500));
 }
 
 /// Focuses the main window and presses `key` until the state dump satisfies `test`: a key

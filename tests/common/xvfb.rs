@@ -103,3 +103,35 @@ pub fn xdotool(display: &str, args: &[&str]) {
         .expect("xdotool is needed here (scripts/test.sh installs it)");
     assert!(status.success(), "xdotool {args:?}");
 }
+
+/// Gives the main `tidings` window the keyboard (no window manager runs here to do it), once
+/// it is mapped: right after a start it may not be yet, and `windowfocus` then fails.
+#[allow(dead_code)] // not every test binary (nor the benches) drives input
+pub fn focus_main_window(display: &str) {
+    xdotool(display, &["mousemove", "--sync", "400", "300"]);
+    let started = Instant::now();
+    loop {
+        let output = Command::new("xdotool")
+            .args([
+                "search",
+                "--onlyvisible",
+                "--name",
+                "^Tidings$",
+                "windowfocus",
+                "--sync",
+            ])
+            .env("DISPLAY", display)
+            .output()
+            .expect("xdotool is needed here (scripts/test.sh installs it)");
+        if output.status.success() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the main window never became focusable: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+}
