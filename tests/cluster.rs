@@ -616,3 +616,41 @@ async fn tail_and_publish_given_several_servers_move_to_the_next_when_one_dies()
         "{listed}"
     );
 }
+
+/// A node of a cluster does not let the channel API change its line-up alone (the other
+/// nodes would never see it): 409, and the line-up reads as not managed here.
+#[tokio::test]
+async fn the_channel_api_of_a_cluster_node_refuses_changes_one_node_cannot_share() {
+    let redis = RedisServer::start();
+    let node = Node::start(
+        &redis,
+        "[[tokens]]\nname = \"admin\"\ntoken = \"cluster-admin-token\"\nadmin = true\n",
+    );
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{}/v1/admin/channels", node.base()))
+        .bearer_auth("cluster-admin-token")
+        .json(&serde_json::json!({"title": "Local"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 409);
+    let body: Value = answer.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cluster"),
+        "{body}"
+    );
+    let lineup: Value = http
+        .get(format!("{}/v1/admin/channels", node.base()))
+        .bearer_auth("cluster-admin-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lineup["managed"], false);
+}

@@ -118,7 +118,7 @@ impl From<CatalogError> for ApiError {
                 field: "lineup",
                 message: other.to_string(),
             },
-            CatalogError::Unmanaged => ApiError::Conflict {
+            CatalogError::Unmanaged | CatalogError::Clustered => ApiError::Conflict {
                 code: "unmanaged",
                 message: error.to_string(),
             },
@@ -244,7 +244,7 @@ async fn list(
     authorize_admin(&state.config.tokens, &headers)?;
     let current = state.catalog.current();
     let body = LineupResponse {
-        managed: state.catalog.file().is_some(),
+        managed: state.catalog.editable(),
         channels: current.lineup.channels.iter().map(lineup_channel).collect(),
     };
     Ok(axum::Json(body).into_response())

@@ -61,6 +61,12 @@ pub enum CatalogError {
         "this server's channels are listed in its config file; edit it and send SIGHUP, or set channels_file to manage them over the API"
     )]
     Unmanaged,
+    /// This node is one of several: a change made on one node's file would not reach the
+    /// others.
+    #[error(
+        "this server is one node of a cluster: change the line-up file every node reads (each reloads it within seconds), not one node over the API"
+    )]
+    Clustered,
     /// The line-up file could not be written; nothing changed.
     #[error("cannot save the line-up to {path}: {source}")]
     Save {
@@ -87,6 +93,8 @@ pub struct Catalog {
     /// Where the line-up is kept, when it is managed.
     file: Option<PathBuf>,
     retention: RetentionPolicy,
+    /// One node of several sharing a log: the API may not change this node's file alone.
+    clustered: bool,
 }
 
 /// What a line-up file looked like when last read or written, to notice outside edits.
@@ -132,7 +140,22 @@ impl Catalog {
             retired: RwLock::new(HashSet::new()),
             file,
             retention,
+            clustered: false,
         }
+    }
+
+    /// Marks this catalog as one node's of a cluster: it still follows its line-up file and
+    /// `SIGHUP`, but refuses changes over the API ([`CatalogError::Clustered`]).
+    #[must_use]
+    pub fn clustered(mut self) -> Self {
+        self.clustered = true;
+        self
+    }
+
+    /// Whether the API may change the line-up here.
+    #[must_use]
+    pub fn editable(&self) -> bool {
+        self.file.is_some() && !self.clustered
     }
 
     /// The current version.
@@ -200,6 +223,9 @@ impl Catalog {
         let Some(path) = self.file.clone() else {
             return Err(CatalogError::Unmanaged);
         };
+        if self.clustered {
+            return Err(CatalogError::Clustered);
+        }
         let mut stamp = self.editing.lock().await;
         let mut lineup = self.current().lineup.clone();
         let answer = change(&mut lineup)?;

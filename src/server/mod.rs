@@ -149,6 +149,11 @@ pub async fn serve_with(
         config.channels_file.clone(),
         config.default_retention,
     );
+    let catalog = if config.broker.is_some() {
+        catalog.clustered()
+    } else {
+        catalog
+    };
     catalog
         .load_retired(log.shared().as_ref())
         .await
