@@ -118,6 +118,7 @@ impl From<CatalogError> for ApiError {
                 field: "lineup",
                 message: other.to_string(),
             },
+            CatalogError::UnknownChannel(id) => ApiError::unknown_channel(&id),
             CatalogError::Unmanaged | CatalogError::Clustered => ApiError::Conflict {
                 code: "unmanaged",
                 message: error.to_string(),
@@ -195,20 +196,17 @@ fn checked_sources(lineup: &Lineup, sources: &[LineupSource]) -> Result<(), Cata
 }
 
 fn duplicate(url: &str, title: &str) -> CatalogError {
-    CatalogError::Invalid(ConfigError::Invalid {
-        setting: "sources".to_owned(),
-        message: format!(
+    CatalogError::refused(
+        "sources",
+        format!(
             "{} is already a feed of channel {title:?}",
             url.chars().take(200).collect::<String>()
         ),
-    })
+    )
 }
 
 fn unknown_channel(id: &str) -> CatalogError {
-    CatalogError::Invalid(ConfigError::Invalid {
-        setting: "channel".to_owned(),
-        message: format!("no channel {:?}", id.chars().take(64).collect::<String>()),
-    })
+    CatalogError::UnknownChannel(id.chars().take(64).collect())
 }
 
 fn channel_index(lineup: &Lineup, id: &str) -> Result<usize, CatalogError> {
@@ -227,13 +225,21 @@ fn news_only(channel: &RawChannel) -> Result<(), CatalogError> {
     if channel.kind == ChannelKind::News {
         return Ok(());
     }
-    Err(CatalogError::Invalid(ConfigError::Invalid {
-        setting: "kind".to_owned(),
-        message: format!(
+    Err(CatalogError::refused(
+        "kind",
+        format!(
             "channel {:?} is not a news channel; feeds go into news channels",
             channel.id
         ),
-    }))
+    ))
+}
+
+/// Applies `change` to the line-up through the catalog (validated, saved, announced).
+async fn edit<T>(
+    state: &ServerState,
+    change: impl FnOnce(&mut Lineup) -> Result<T, CatalogError>,
+) -> Result<T, ApiError> {
+    Ok(state.catalog.edit(state.log.as_ref(), change).await?)
 }
 
 /// The line-up, or why it cannot be read over this API.
@@ -262,44 +268,42 @@ async fn create(
     if let Some(id) = &request.id {
         ChannelId::new(id.as_str()).map_err(|e| ApiError::field("id", e.to_string()))?;
     }
-    let created = state
-        .catalog
-        .edit(state.log.as_ref(), |lineup| {
-            let id = match &request.id {
-                Some(id) if lineup.channel(id).is_some() => {
-                    return Err(CatalogError::Invalid(ConfigError::Invalid {
-                        setting: "id".to_owned(),
-                        message: format!("there is a channel {id:?} already"),
-                    }));
-                }
-                Some(id) => id.clone(),
-                None => lineup.fresh_id(&title),
-            };
-            checked_sources(lineup, &request.sources)?;
-            let colour = colour.unwrap_or_else(|| lineup.next_colour().to_owned());
-            let channel = RawChannel {
-                id,
-                title,
-                description: request
-                    .description
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned(),
-                colour: Some(colour),
-                kind: ChannelKind::News,
-                retention: Default::default(),
-                sources: request.sources.iter().map(raw_source).collect(),
-            };
-            let position = request
-                .position
-                .unwrap_or(usize::MAX)
-                .min(lineup.channels.len());
-            let answer = lineup_channel(&channel);
-            lineup.channels.insert(position, channel);
-            Ok(answer)
-        })
-        .await?;
+    let created = edit(&state, |lineup| {
+        let id = match &request.id {
+            Some(id) if lineup.channel(id).is_some() => {
+                return Err(CatalogError::refused(
+                    "id",
+                    format!("there is a channel {id:?} already"),
+                ));
+            }
+            Some(id) => id.clone(),
+            None => lineup.fresh_id(&title),
+        };
+        checked_sources(lineup, &request.sources)?;
+        let colour = colour.unwrap_or_else(|| lineup.next_colour().to_owned());
+        let channel = RawChannel {
+            id,
+            title,
+            description: request
+                .description
+                .as_deref()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            colour: Some(colour),
+            kind: ChannelKind::News,
+            retention: Default::default(),
+            sources: request.sources.iter().map(raw_source).collect(),
+        };
+        let position = request
+            .position
+            .unwrap_or(usize::MAX)
+            .min(lineup.channels.len());
+        let answer = lineup_channel(&channel);
+        lineup.channels.insert(position, channel);
+        Ok(answer)
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(created)).into_response())
 }
 
@@ -313,38 +317,25 @@ async fn update(
     let request: ChannelPatch = json_body(&headers, body).await?;
     let title = request.title.as_deref().map(checked_title).transpose()?;
     let colour = request.colour.as_deref().map(checked_colour).transpose()?;
-    let updated = state
-        .catalog
-        .edit(state.log.as_ref(), |lineup| {
-            let index = channel_index(lineup, &id)?;
-            let mut channel = lineup.channels.remove(index);
-            if let Some(title) = title {
-                channel.title = title;
-            }
-            if let Some(colour) = colour {
-                channel.colour = Some(colour);
-            }
-            if let Some(description) = &request.description {
-                description.trim().clone_into(&mut channel.description);
-            }
-            let position = request.position.unwrap_or(index).min(lineup.channels.len());
-            let answer = lineup_channel(&channel);
-            lineup.channels.insert(position, channel);
-            Ok(answer)
-        })
-        .await
-        .map_err(not_found_channel(&id))?;
-    Ok(axum::Json(updated).into_response())
-}
-
-/// Turns "no channel" from inside an edit into a 404.
-fn not_found_channel(id: &str) -> impl FnOnce(CatalogError) -> ApiError + '_ {
-    move |error| match &error {
-        CatalogError::Invalid(ConfigError::Invalid { setting, .. }) if setting == "channel" => {
-            ApiError::unknown_channel(id)
+    let updated = edit(&state, |lineup| {
+        let index = channel_index(lineup, &id)?;
+        let mut channel = lineup.channels.remove(index);
+        if let Some(title) = title {
+            channel.title = title;
         }
-        _ => ApiError::from(error),
-    }
+        if let Some(colour) = colour {
+            channel.colour = Some(colour);
+        }
+        if let Some(description) = &request.description {
+            description.trim().clone_into(&mut channel.description);
+        }
+        let position = request.position.unwrap_or(index).min(lineup.channels.len());
+        let answer = lineup_channel(&channel);
+        lineup.channels.insert(position, channel);
+        Ok(answer)
+    })
+    .await?;
+    Ok(axum::Json(updated).into_response())
 }
 
 async fn remove(
@@ -353,23 +344,19 @@ async fn remove(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize_admin(&state.config.tokens, &headers)?;
-    state
-        .catalog
-        .edit(state.log.as_ref(), |lineup| {
-            let index = channel_index(lineup, &id)?;
-            if lineup.channels.len() == 1 {
-                return Err(CatalogError::Invalid(ConfigError::Invalid {
-                    setting: "lineup".to_owned(),
-                    message:
-                        "a server needs at least one channel; add another before removing this one"
-                            .to_owned(),
-                }));
-            }
-            lineup.channels.remove(index);
-            Ok(())
-        })
-        .await
-        .map_err(not_found_channel(&id))?;
+    edit(&state, |lineup| {
+        let index = channel_index(lineup, &id)?;
+        if lineup.channels.len() == 1 {
+            return Err(CatalogError::refused(
+                "lineup",
+                "a server needs at least one channel; add another before removing this one"
+                    .to_owned(),
+            ));
+        }
+        lineup.channels.remove(index);
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -381,17 +368,14 @@ async fn add_source(
 ) -> Result<Response, ApiError> {
     authorize_admin(&state.config.tokens, &headers)?;
     let source: LineupSource = json_body(&headers, body).await?;
-    let updated = state
-        .catalog
-        .edit(state.log.as_ref(), |lineup| {
-            checked_sources(lineup, std::slice::from_ref(&source))?;
-            let channel = channel_mut(lineup, &id)?;
-            news_only(channel)?;
-            channel.sources.push(raw_source(&source));
-            Ok(lineup_channel(channel))
-        })
-        .await
-        .map_err(not_found_channel(&id))?;
+    let updated = edit(&state, |lineup| {
+        checked_sources(lineup, std::slice::from_ref(&source))?;
+        let channel = channel_mut(lineup, &id)?;
+        news_only(channel)?;
+        channel.sources.push(raw_source(&source));
+        Ok(lineup_channel(channel))
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(updated)).into_response())
 }
 
@@ -415,25 +399,22 @@ async fn remove_source(
             code: "invalid_parameter",
             message: "name the feed to remove with ?url=".to_owned(),
         })?;
-    state
-        .catalog
-        .edit(state.log.as_ref(), |lineup| {
-            let wanted = comparable_url(&url);
-            let channel = channel_mut(lineup, &id)?;
-            let before = channel.sources.len();
-            channel
-                .sources
-                .retain(|s| comparable_url(s.url()) != wanted);
-            if channel.sources.len() == before {
-                return Err(CatalogError::Invalid(ConfigError::Invalid {
-                    setting: "sources".to_owned(),
-                    message: format!("channel {id:?} has no feed {url:?}"),
-                }));
-            }
-            Ok(())
-        })
-        .await
-        .map_err(not_found_channel(&id))?;
+    edit(&state, |lineup| {
+        let wanted = comparable_url(&url);
+        let channel = channel_mut(lineup, &id)?;
+        let before = channel.sources.len();
+        channel
+            .sources
+            .retain(|s| comparable_url(s.url()) != wanted);
+        if channel.sources.len() == before {
+            return Err(CatalogError::refused(
+                "sources",
+                format!("channel {id:?} has no feed {url:?}"),
+            ));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -444,22 +425,19 @@ async fn move_source(
 ) -> Result<Response, ApiError> {
     authorize_admin(&state.config.tokens, &headers)?;
     let request: MoveSource = json_body(&headers, body).await?;
-    let updated = state
-        .catalog
-        .edit(state.log.as_ref(), |lineup| {
-            news_only(channel_mut(lineup, &request.to)?)?;
-            let source = lineup.take_source(&request.url).ok_or_else(|| {
-                CatalogError::Invalid(ConfigError::Invalid {
-                    setting: "sources".to_owned(),
-                    message: format!("no channel has the feed {:?}", request.url),
-                })
-            })?;
-            let to = channel_mut(lineup, &request.to)?;
-            to.sources.push(source);
-            Ok(lineup_channel(to))
-        })
-        .await
-        .map_err(not_found_channel(&request.to))?;
+    let updated = edit(&state, |lineup| {
+        news_only(channel_mut(lineup, &request.to)?)?;
+        let source = lineup.take_source(&request.url).ok_or_else(|| {
+            CatalogError::refused(
+                "sources",
+                format!("no channel has the feed {:?}", request.url),
+            )
+        })?;
+        let to = channel_mut(lineup, &request.to)?;
+        to.sources.push(source);
+        Ok(lineup_channel(to))
+    })
+    .await?;
     Ok(axum::Json(updated).into_response())
 }
 

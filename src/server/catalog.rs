@@ -61,6 +61,9 @@ pub enum CatalogError {
         "this server's channels are listed in its config file; edit it and send SIGHUP, or set channels_file to manage them over the API"
     )]
     Unmanaged,
+    /// A change names a channel the line-up does not have.
+    #[error("no channel {0:?}")]
+    UnknownChannel(String),
     /// This node is one of several: a change made on one node's file would not reach the
     /// others.
     #[error(
@@ -79,6 +82,17 @@ pub enum CatalogError {
     /// The event log refused the change.
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+impl CatalogError {
+    /// A change refused because of `setting` (the request field at fault, or `lineup`).
+    #[must_use]
+    pub fn refused(setting: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(ConfigError::Invalid {
+            setting: setting.to_owned(),
+            message: message.into(),
+        })
+    }
 }
 
 /// The running catalog. Shared by request handlers, streams and ingest.
