@@ -939,7 +939,7 @@ pub fn export_file(
     use anyhow::Context as _;
     let lineup = Lineup::load_or_default(lineup_path)?;
     let text = export(&lineup);
-    crate::config::lineup::write_atomically(out, text.as_bytes())
+    crate::client::atomic::write(out, text.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
     let outline = parse(&text)?;
     let feeds = outline.entries.iter().map(|e| e.children.len()).sum();

@@ -1,6 +1,7 @@
 //! Small files written so a crash leaves the old version or the new one, never half of either,
 //! and unusable files moved aside for inspection instead of overwritten. Used by the offline
-//! [`cache`](super::cache) and the [`saved`](super::saved) stories. Blocking: call from a
+//! [`cache`](super::cache), the [`saved`](super::saved) stories and the channel line-up
+//! ([`crate::config::lineup`]). Blocking: call from a
 //! blocking task or before the UI runs.
 
 use std::io::Write as _;

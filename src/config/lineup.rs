@@ -7,7 +7,6 @@
 //! Writes are atomic (a temporary file renamed over the old one), so a crash mid-write leaves
 //! the previous line-up, never half of one.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -87,7 +86,7 @@ impl Lineup {
 
     /// Writes the line-up to `path` atomically, creating its directory.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        write_atomically(path, self.to_toml().as_bytes())
+        crate::client::atomic::write(path, self.to_toml().as_bytes())
     }
 
     /// The channel with this id.
@@ -183,30 +182,6 @@ pub fn comparable_url(url: &str) -> String {
     let host = host.strip_prefix("www.").unwrap_or(&host);
     let path = path.trim_end_matches('/');
     format!("{scheme}://{host}/{path}")
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, flushed to disk
-/// before it replaces the old file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_owned);
-    std::fs::create_dir_all(&dir)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "lineup".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! listed with an empty star until the view is left, so a slip is one click to undo. Draws and
 //! returns effects; the app writes the files.
 
-use egui::{Margin, RichText, Sense, Ui, vec2};
+use egui::{RichText, Sense, Ui, vec2};
 
 use super::format;
 use super::icons;
@@ -107,65 +107,64 @@ pub fn list_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &mut 
 
 fn header_ui(ui: &mut Ui, model: &Model, palette: &Palette, effects: &mut Vec<Effect>) {
     let count = model.saved.len();
-    egui::Frame::new()
-        .inner_margin(Margin {
-            left: 16,
-            right: 16,
-            top: 14,
-            bottom: 8,
-        })
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let (rect, _) = ui.allocate_exact_size(vec2(14.0, 14.0), Sense::hover());
-                let colour = if count > 0 {
-                    palette.star
-                } else {
-                    palette.text_weak
-                };
-                icons::paint_star(ui.painter(), rect.center(), 7.0, count > 0, colour);
-                ui.label(RichText::new("Saved").size(size::HEADING).color(palette.text));
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.add_enabled_ui(count > 0, |ui| {
-                        ui.menu_button("Export", |ui| {
-                            if ui
-                                .button("Bookmarks (HTML)…")
-                                .on_hover_text(
-                                    "A bookmarks file every browser imports, in your Downloads folder",
-                                )
-                                .clicked()
-                            {
-                                effects.push(Effect::ExportSaved(ExportFormat::Bookmarks));
-                                ui.close();
-                            }
-                            if ui
-                                .button("JSON…")
-                                .on_hover_text("Every field of every story, for scripts, in your Downloads folder")
-                                .clicked()
-                            {
-                                effects.push(Effect::ExportSaved(ExportFormat::Json));
-                                ui.close();
-                            }
-                        })
-                        .response
-                        .on_hover_text("Save these stories to a file")
-                        .on_disabled_hover_text("Nothing saved yet");
-                    });
-                    ui.label(
-                        RichText::new(match count {
-                            1 => "1 story".to_owned(),
-                            n => format!("{n} stories"),
-                        })
-                        .size(size::SMALL)
-                        .color(palette.text_weak),
-                    );
-                });
-            });
+    super::theme::list_header_frame().show(ui, |ui| {
+        ui.horizontal(|ui| {
+            let (rect, _) = ui.allocate_exact_size(vec2(14.0, 14.0), Sense::hover());
+            let colour = if count > 0 {
+                palette.star
+            } else {
+                palette.text_weak
+            };
+            icons::paint_star(ui.painter(), rect.center(), 7.0, count > 0, colour);
             ui.label(
-                RichText::new("Kept on this computer, even after their channel has moved on")
+                RichText::new("Saved")
+                    .size(size::HEADING)
+                    .color(palette.text),
+            );
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.add_enabled_ui(count > 0, |ui| {
+                    ui.menu_button("Export", |ui| {
+                        if ui
+                            .button("Bookmarks (HTML)…")
+                            .on_hover_text(
+                                "A bookmarks file every browser imports, in your Downloads folder",
+                            )
+                            .clicked()
+                        {
+                            effects.push(Effect::ExportSaved(ExportFormat::Bookmarks));
+                            ui.close();
+                        }
+                        if ui
+                            .button("JSON…")
+                            .on_hover_text(
+                                "Every field of every story, for scripts, in your Downloads folder",
+                            )
+                            .clicked()
+                        {
+                            effects.push(Effect::ExportSaved(ExportFormat::Json));
+                            ui.close();
+                        }
+                    })
+                    .response
+                    .on_hover_text("Save these stories to a file")
+                    .on_disabled_hover_text("Nothing saved yet");
+                });
+                ui.label(
+                    RichText::new(match count {
+                        1 => "1 story".to_owned(),
+                        n => format!("{n} stories"),
+                    })
                     .size(size::SMALL)
                     .color(palette.text_weak),
-            );
+                );
+            });
         });
+        ui.label(
+            RichText::new("Kept on this computer, even after their channel has moved on")
+                .size(size::SMALL)
+                .color(palette.text_weak),
+        );
+    });
 }
 
 fn empty_ui(ui: &mut Ui, palette: &Palette) {

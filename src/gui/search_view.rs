@@ -175,39 +175,32 @@ pub fn results_ui(ui: &mut Ui, model: &mut Model, palette: &Palette, effects: &m
         return;
     }
     model.view.search.cursor = model.view.search.cursor.min(count - 1);
-    egui::Frame::new()
-        .inner_margin(Margin {
-            left: 16,
-            right: 16,
-            top: 14,
-            bottom: 8,
-        })
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.label(
-                    RichText::new(plural(count, "result", "results"))
-                        .size(size::HEADING)
-                        .color(palette.text),
-                );
-                ui.label(
-                    RichText::new(format!("for “{}”", model.view.search.query.trim()))
-                        .size(size::BODY)
-                        .color(palette.text_weak),
-                );
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.label(
-                        RichText::new("Up/Down move · Enter opens · s saves · Esc closes")
-                            .size(size::SMALL)
-                            .color(palette.text_weak),
-                    );
-                });
-            });
+    super::theme::list_header_frame().show(ui, |ui| {
+        ui.horizontal(|ui| {
             ui.label(
-                RichText::new("Newest first, in every channel and your saved stories")
-                    .size(size::SMALL)
+                RichText::new(plural(count, "result", "results"))
+                    .size(size::HEADING)
+                    .color(palette.text),
+            );
+            ui.label(
+                RichText::new(format!("for “{}”", model.view.search.query.trim()))
+                    .size(size::BODY)
                     .color(palette.text_weak),
             );
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(
+                    RichText::new("Up/Down move · Enter opens · s saves · Esc closes")
+                        .size(size::SMALL)
+                        .color(palette.text_weak),
+                );
+            });
         });
+        ui.label(
+            RichText::new("Newest first, in every channel and your saved stories")
+                .size(size::SMALL)
+                .color(palette.text_weak),
+        );
+    });
     let cursor = model.view.search.cursor;
     let query = results.query.clone();
     view::story_list_ui(

@@ -179,6 +179,17 @@ pub fn dialog_frame(palette: &Palette) -> egui::Frame {
         .inner_margin(egui::Margin::same(20))
 }
 
+/// The frame above a list of stories (a channel's, the search results, Saved): its title row
+/// and counts.
+pub fn list_header_frame() -> egui::Frame {
+    egui::Frame::new().inner_margin(egui::Margin {
+        left: 16,
+        right: 16,
+        top: 14,
+        bottom: 8,
+    })
+}
+
 /// Parses a channel colour `#rrggbb`; a neutral grey when malformed.
 #[must_use]
 pub fn channel_colour(text: &str) -> Color32 {

@@ -716,48 +716,41 @@ fn channel_header_ui(
     count: usize,
     effects: &mut Vec<Effect>,
 ) {
-    egui::Frame::new()
-        .inner_margin(Margin {
-            left: 16,
-            right: 16,
-            top: 14,
-            bottom: 8,
-        })
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-                ui.painter()
-                    .circle_filled(rect.center(), 6.0, channel_colour(&row.info.colour));
+    super::theme::list_header_frame().show(ui, |ui| {
+        ui.horizontal(|ui| {
+            let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+            ui.painter()
+                .circle_filled(rect.center(), 6.0, channel_colour(&row.info.colour));
+            ui.label(
+                RichText::new(&row.info.title)
+                    .size(size::HEADING)
+                    .color(palette.text),
+            );
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                if row.unread > 0 && ui.small_button("Mark all read").clicked() {
+                    effects.push(Effect::MarkChannelRead(row.info.id.clone()));
+                }
                 ui.label(
-                    RichText::new(&row.info.title)
-                        .size(size::HEADING)
-                        .color(palette.text),
-                );
-                ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                    if row.unread > 0 && ui.small_button("Mark all read").clicked() {
-                        effects.push(Effect::MarkChannelRead(row.info.id.clone()));
-                    }
-                    ui.label(
-                        RichText::new(format!("{count} shown"))
-                            .size(size::SMALL)
-                            .color(palette.text_weak),
-                    );
-                });
-            });
-            if let Some(message) = &row.info.health.message {
-                ui.label(
-                    RichText::new(message)
-                        .size(size::SMALL)
-                        .color(palette.caution),
-                );
-            } else if !row.info.description.is_empty() {
-                ui.label(
-                    RichText::new(&row.info.description)
+                    RichText::new(format!("{count} shown"))
                         .size(size::SMALL)
                         .color(palette.text_weak),
                 );
-            }
+            });
         });
+        if let Some(message) = &row.info.health.message {
+            ui.label(
+                RichText::new(message)
+                    .size(size::SMALL)
+                    .color(palette.caution),
+            );
+        } else if !row.info.description.is_empty() {
+            ui.label(
+                RichText::new(&row.info.description)
+                    .size(size::SMALL)
+                    .color(palette.text_weak),
+            );
+        }
+    });
 }
 
 fn item_list_ui(

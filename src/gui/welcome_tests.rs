@@ -100,13 +100,13 @@ fn three_steps_end_with_the_place_and_channels_chosen() {
     harness.get_by_label("Step 3 of 3");
     let field = harness.get_by_label("OPML file to import");
     field.focus();
-    field.type_text("/tmp/subscriptions.opml");
+    field.type_text("Downloads/subscriptions.opml");
     harness.run_steps(2);
     harness.get_by_label("Import OPML").click_accesskit();
     harness.run_steps(2);
     let imported = harness.state_mut().effects.drain(..).any(|e| {
         e == Effect::Lineup(super::lineup::LineupRequest::ImportOpml(
-            "/tmp/subscriptions.opml".into(),
+            "Downloads/subscriptions.opml".into(),
         ))
     });
     assert!(imported);
