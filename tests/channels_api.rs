@@ -484,6 +484,37 @@ async fn an_edited_lineup_file_applies_without_a_restart() {
     assert_eq!(catalog["channels"].as_array().unwrap().len(), 2);
 }
 
+#[tokio::test]
+async fn a_reload_request_applies_an_edited_lineup_file_at_once() {
+    let server = managed_server().await;
+    let path = server.dir.path().join("channels.toml");
+    std::fs::write(
+        &path,
+        format!("{LINEUP}\n[[channels]]\nid = \"notes\"\ntitle = \"Notes\"\n"),
+    )
+    .unwrap();
+    let lineup = admin(&server).reload().await.unwrap();
+    assert!(lineup.channels.iter().any(|c| c.id == "notes"));
+    let catalog = get_json(&format!("{}/v1/channels", server.base)).await;
+    assert_eq!(
+        catalog["channels"].as_array().unwrap().len(),
+        2,
+        "in force already"
+    );
+    std::fs::write(&path, "[[channels]]\nid = \"x\"\n").unwrap();
+    let refused = admin(&server).reload().await.unwrap_err();
+    let AdminError::Refused { status, .. } = refused else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(status, 422);
+    let catalog = get_json(&format!("{}/v1/channels", server.base)).await;
+    assert_eq!(
+        catalog["channels"].as_array().unwrap().len(),
+        2,
+        "the running catalog stays"
+    );
+}
+
 fn hang_up(child: &std::process::Child) {
     let status = std::process::Command::new("kill")
         .args(["-HUP", &child.id().to_string()])

@@ -82,6 +82,18 @@ impl AdminClient {
         .await
     }
 
+    /// Has the server re-read its line-up file now (after it was edited outside the API);
+    /// answers the line-up in force.
+    pub async fn reload(&self) -> Result<LineupResponse, AdminError> {
+        self.call(
+            Method::POST,
+            "/v1/admin/reload",
+            None::<&()>,
+            ANSWER_TIMEOUT,
+        )
+        .await
+    }
+
     /// What the server would make of an address: a feed's preview, or the feeds a page
     /// announces.
     pub async fn preview(&self, address: &str) -> Result<Preview, AdminError> {

@@ -498,6 +498,9 @@ pub struct ServerConfig {
     /// Channels in catalog order, as the server starts (the running catalog may change:
     /// `server::catalog`).
     pub channels: Vec<ChannelConfig>,
+    /// The line-up `channels` were validated from, as written (`None` once something changed
+    /// `channels` after validation, as the demo does).
+    pub lineup: Option<super::lineup::Lineup>,
     /// Where the channel-management API keeps the line-up; `None` when the config file lists
     /// the channels itself (then they change only with the file, on `SIGHUP`).
     pub channels_file: Option<PathBuf>,
@@ -718,6 +721,9 @@ impl ServerConfig {
                 (lineup.channels, Some(file))
             }
         };
+        let lineup = super::lineup::Lineup {
+            channels: raw_channels.clone(),
+        };
         let channels = build_channels(raw_channels, default_retention)?;
         let mut tokens = build_tokens(raw.tokens, &channels, env)?;
         if let Some(secret) = env(ENV_PUBLISH_TOKEN).filter(|s| !s.is_empty()) {
@@ -748,6 +754,7 @@ impl ServerConfig {
             alerts,
             limits,
             channels,
+            lineup: Some(lineup),
             channels_file,
             default_retention,
             tokens,

@@ -385,10 +385,13 @@ pub async fn run(
             .await;
             match done {
                 Ok(Ok(imported)) => {
-                    // The server re-reads the file within seconds; the line-up read below may
-                    // still be the old one, so wait for it.
-                    if imported.saved {
-                        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+                    // The server would notice the file within two seconds; have it read the
+                    // file now, so the line-up read below is the new one. (Failing that, the
+                    // watcher still picks it up.)
+                    if imported.saved
+                        && let Err(error) = admin.reload().await
+                    {
+                        tracing::warn!(%error, "the built-in server did not reload the line-up at once");
                     }
                     Ok(Outcome::Done(imported.report.summary()))
                 }

@@ -129,23 +129,23 @@ impl FileStamp {
 }
 
 impl Catalog {
-    /// The catalog a server starts with.
+    /// The catalog a server starts with: `channels`, validated from `lineup` (rebuilt from
+    /// the channels when `None`).
+    ///
+    /// The line-up file is not read again here: it may have changed since the config was
+    /// built, and the version must be the one the channels came from. Its stamp starts
+    /// unknown instead, so the first check of the file reads it and installs whatever changed.
     #[must_use]
     pub fn new(
         channels: Vec<ChannelConfig>,
+        lineup: Option<Lineup>,
         file: Option<PathBuf>,
         retention: RetentionPolicy,
     ) -> Self {
-        let lineup = Lineup {
+        let lineup = lineup.unwrap_or_else(|| Lineup {
             channels: channels.iter().map(raw_of).collect(),
-        };
-        let lineup = match file.as_deref().map(Lineup::load) {
-            // The file the config was built from holds the raw form (retention overrides and
-            // all); prefer it over the reconstruction.
-            Some(Ok(Some(saved))) => saved,
-            _ => lineup,
-        };
-        let stamp = file.as_deref().and_then(FileStamp::of);
+        });
+        let stamp = None;
         let version = Arc::new(Version { lineup, channels });
         Self {
             current: RwLock::new(Arc::clone(&version)),
@@ -273,10 +273,11 @@ impl Catalog {
         &self,
         log: &dyn EventLog,
         channels: Vec<ChannelConfig>,
+        lineup: Option<Lineup>,
     ) -> Result<bool, CatalogError> {
-        let lineup = Lineup {
+        let lineup = lineup.unwrap_or_else(|| Lineup {
             channels: channels.iter().map(raw_of).collect(),
-        };
+        });
         self.replace(log, Version { lineup, channels }).await
     }
 

@@ -615,6 +615,8 @@ pub fn apply(config: &mut ServerConfig, upstream: &DemoUpstream) {
     {
         tracing::warn!(%error, dir = %config.data_dir.display(), "cannot clear the last demo run");
     }
+    // The channels no longer match the line-up they were read from.
+    config.lineup = None;
     // Changes made to the demo's line-up stay in the demo.
     config.channels_file = Some(config.data_dir.join(crate::config::lineup::LINEUP_FILE));
 }

@@ -146,6 +146,7 @@ pub async fn serve_with(
     let geocoder = geocode::Geocoder::new(fetcher.clone(), config.weather.geocoding_url.clone());
     let catalog = catalog::Catalog::new(
         config.channels.clone(),
+        config.lineup.clone(),
         config.channels_file.clone(),
         config.default_retention,
     );
@@ -539,7 +540,7 @@ async fn reload_config(
         _ => {
             state
                 .catalog
-                .reload_channels(state.log.as_ref(), loaded.channels)
+                .reload_channels(state.log.as_ref(), loaded.channels, loaded.lineup)
                 .await
         }
     };
