@@ -298,6 +298,14 @@ async fn previews_read_feeds_and_pages_the_way_the_server_will() {
     assert_eq!(items.len(), 2);
     assert_eq!(already_in, None);
 
+    // An address typed without a scheme: https first, then plain http (this host has no TLS).
+    let bare = feeds.trim_start_matches("http://");
+    let Preview::Feed { url, .. } = api.preview(&format!("{bare}/harbour.xml")).await.unwrap()
+    else {
+        panic!("a bare address previews over http when https does not answer");
+    };
+    assert_eq!(url, format!("{feeds}/harbour.xml"));
+
     // A website's address: the one feed it announces.
     let Preview::Feed { url, .. } = api.preview(&format!("{feeds}/site")).await.unwrap() else {
         panic!("a page with one feed previews that feed");

@@ -959,26 +959,11 @@ impl TidingsApp {
     /// Puts a channel the user just made where they asked, in their channel order (the
     /// order applies at once and is saved, as any change here is).
     fn place_new_channel(&mut self, id: &str, position: &super::lineup::Position) {
-        let Ok(new) = crate::protocol::ChannelId::new(id) else {
-            return;
-        };
-        let mut known = self.model.store.catalog();
-        if !known.contains(&new) {
-            known.push(new.clone());
-        }
-        let reorder = |settings: &mut Settings| {
-            let ordered = settings.ordered(&known);
-            let ids: Vec<String> = ordered.iter().map(|p| p.id.to_string()).collect();
-            let placed = super::lineup::placed(&ids, id, position);
-            settings.channels = placed
-                .iter()
-                .filter_map(|i| ordered.iter().find(|p| p.id.as_str() == i).cloned())
-                .collect();
-        };
+        let known = self.model.store.catalog();
         let mut settings = self.model.settings.clone();
-        reorder(&mut settings);
+        super::lineup::place_channel(&mut settings, &known, id, position);
         if let Some(draft) = &mut self.model.view.settings {
-            reorder(&mut draft.settings);
+            super::lineup::place_channel(&mut draft.settings, &known, id, position);
         }
         self.apply_settings(settings);
     }

@@ -533,6 +533,29 @@ fn sentence(error: &AdminError) -> String {
     out
 }
 
+/// Puts the channel `id` where `position` says in the user's channel order of `settings`
+/// (`known`: the channels the server describes, which may not list it yet).
+pub fn place_channel(
+    settings: &mut crate::gui::settings::Settings,
+    known: &[crate::protocol::ChannelId],
+    id: &str,
+    position: &Position,
+) {
+    let Ok(new) = crate::protocol::ChannelId::new(id) else {
+        return;
+    };
+    let mut known = known.to_vec();
+    if !known.contains(&new) {
+        known.push(new);
+    }
+    let ordered = settings.ordered(&known);
+    let ids: Vec<String> = ordered.iter().map(|p| p.id.to_string()).collect();
+    settings.channels = placed(&ids, id, position)
+        .iter()
+        .filter_map(|i| ordered.iter().find(|p| p.id.as_str() == i).cloned())
+        .collect();
+}
+
 /// `ids` (the user's channel order) with `id` placed at `position`.
 #[must_use]
 pub fn placed(ids: &[String], id: &str, position: &Position) -> Vec<String> {
@@ -764,6 +787,38 @@ mod tests {
         .await;
         let Err(why) = reply.outcome else { panic!() };
         assert!(why.contains("not an OPML file"), "{why}");
+    }
+
+    #[test]
+    fn a_new_channel_goes_where_the_user_asked_in_their_own_order() {
+        use crate::gui::settings::{ChannelPref, Settings};
+        let id = |text: &str| crate::protocol::ChannelId::new(text).unwrap();
+        let mut settings = Settings::default();
+        // The user put Sports first and hid World; the server has not described "harbour" yet.
+        let known = [id("world"), id("sports")];
+        settings.channels = vec![
+            ChannelPref {
+                id: id("sports"),
+                shown: true,
+                notify: Default::default(),
+            },
+            ChannelPref {
+                id: id("world"),
+                shown: false,
+                notify: Default::default(),
+            },
+        ];
+        place_channel(
+            &mut settings,
+            &known,
+            "harbour",
+            &Position::After("sports".into()),
+        );
+        let order: Vec<&str> = settings.channels.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["sports", "harbour", "world"]);
+        assert!(!settings.channels[2].shown, "nothing else changes");
+        place_channel(&mut settings, &known, "harbour", &Position::First);
+        assert_eq!(settings.channels[0].id.as_str(), "harbour");
     }
 
     #[test]

@@ -225,19 +225,24 @@ fn read_state_survives_updates_without_title_change_and_resets() {
     );
 }
 
-#[test]
-fn channel_info_changes_are_reported_once() {
-    let mut store = Store::default();
-    let info = ChannelInfo {
-        id: ch("w"),
-        title: "World".into(),
+/// A news channel's metadata.
+fn info(id: &str, title: &str) -> ChannelInfo {
+    ChannelInfo {
+        id: ch(id),
+        title: title.into(),
         description: String::new(),
         colour: "#ffffff".into(),
         kind: crate::protocol::ChannelKind::News,
         health: Health::default(),
         updated: None,
         removed: false,
-    };
+    }
+}
+
+#[test]
+fn channel_info_changes_are_reported_once() {
+    let mut store = Store::default();
+    let info = info("w", "World");
     assert_eq!(
         store.apply(id(1), Event::Channel(info.clone())),
         [Change::Channel { channel: ch("w") }]
@@ -273,16 +278,7 @@ fn a_story_read_stays_read_when_its_feed_moves_to_another_channel() {
 #[test]
 fn a_removed_channel_goes_with_everything_it_held() {
     let mut store = Store::default();
-    let info = ChannelInfo {
-        id: ch("w"),
-        title: "World".into(),
-        description: String::new(),
-        colour: "#ffffff".into(),
-        kind: crate::protocol::ChannelKind::News,
-        health: Health::default(),
-        updated: None,
-        removed: false,
-    };
+    let info = info("w", "World");
     let _ = store.apply(id(1), Event::Channel(info.clone()));
     let _ = store.apply(id(2), item("w", "a", "A", 2));
     store.set_read(&ch("w"), &ItemKey::new("a").unwrap(), true);
@@ -312,16 +308,7 @@ fn channels_keep_the_servers_catalog_order_across_a_cache_round_trip() {
         .into_iter()
         .enumerate()
     {
-        let info = ChannelInfo {
-            id: ch(channel),
-            title: channel.to_owned(),
-            description: String::new(),
-            colour: "#ffffff".into(),
-            kind: crate::protocol::ChannelKind::News,
-            health: Health::default(),
-            updated: None,
-            removed: false,
-        };
+        let info = info(channel, channel);
         let _ = store.apply(id(n as u64 + 2), Event::Channel(info));
     }
     let order = |store: &Store| -> Vec<String> {
