@@ -282,10 +282,8 @@ impl Catalog {
     }
 
     async fn replace(&self, log: &dyn EventLog, version: Version) -> Result<bool, CatalogError> {
-        let mut stamp = self.editing.lock().await;
-        if let Some(path) = &self.file {
-            *stamp = FileStamp::of(path);
-        }
+        // Held so changes apply one at a time; the file's stamp is the caller's to record.
+        let _editing = self.editing.lock().await;
         if *self.current() == version {
             return Ok(false);
         }
@@ -303,13 +301,20 @@ impl Catalog {
         if now.is_none() || *self.editing.lock().await == now {
             return Ok(false);
         }
+        // `now` was taken before the read, so an edit landing during it is seen next time.
         let lineup = tokio::task::spawn_blocking(move || Lineup::load(&path))
             .await
-            .map_err(|_| CatalogError::Unmanaged)??;
-        match lineup {
-            Some(lineup) => self.reload(log, lineup).await,
-            None => Ok(false),
+            .map_err(|_| CatalogError::Unmanaged)?;
+        let result = match lineup {
+            Ok(Some(lineup)) => self.reload(log, lineup).await,
+            Ok(None) => Ok(false),
+            Err(error) => Err(error.into()),
+        };
+        // A file that does not validate is reported once, not at every check.
+        if !matches!(result, Err(CatalogError::Log(_))) {
+            *self.editing.lock().await = now;
         }
+        result
     }
 
     /// Announces the differences between the running version and `next` in the log, then
